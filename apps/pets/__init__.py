@@ -1,0 +1,1 @@
+"""Pets and their owners' animals."""

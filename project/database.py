@@ -1,0 +1,126 @@
+"""Turn the settings' DATABASE_URL into an engine, and database failures into clear errors.
+
+A password never leaves this module unmasked: every message shows `mask_url(...)`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from project.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.engine import URL
+
+    from project.settings import Settings
+
+# Users write the database's name; the framework picks the driver it supports.
+DEFAULT_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "pymysql": "PyMySQL",
+    "psycopg2": "psycopg2-binary",
+}
+CONNECT_TIMEOUT_SECONDS = 10
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, even when it does not parse."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+def password_of(url: str) -> str | None:
+    match = re.search(r"://[^:/@\s]*:([^@\s]*)@", url)
+    return match.group(1) if match and match.group(1) else None
+
+
+def database_url(settings: Settings) -> URL:
+    """The parsed URL, with the default driver filled in and SQLite paths made absolute."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError as exc:
+        raise DatabaseError(
+            f"DATABASE_URL is not a valid database URL: '{mask_url(settings.database_url)}'. "
+            "Expected e.g. sqlite:///db.sqlite3 or postgresql://user:password@host:5432/name."
+        ) from exc
+    if url.drivername in DEFAULT_DRIVERS:
+        url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.is_absolute():
+            url = url.set(database=str(settings.base_dir / path))
+    return url
+
+
+def create_engine(settings: Settings) -> Engine:
+    import sqlalchemy
+    from sqlalchemy import event
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    url = database_url(settings)
+    shown = mask_url(settings.database_url)
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args=_connect_args(url))
+    except NoSuchModuleError as exc:
+        raise DatabaseError(
+            f"DATABASE_URL names an unknown database or driver '{url.drivername}' ('{shown}')."
+        ) from exc
+    except ModuleNotFoundError as exc:
+        package = DRIVER_PACKAGES.get(exc.name or "", exc.name)
+        raise DatabaseError(
+            f"The database driver for '{shown}' is not installed: pip install '{package}'."
+        ) from exc
+    except ArgumentError as exc:
+        raise DatabaseError(f"DATABASE_URL '{shown}' is not usable: {exc}.") from exc
+    if url.get_backend_name() == "sqlite":
+        _make_sqlite_transactional(engine, event)
+    return engine
+
+
+@contextmanager
+def connect(engine: Engine, settings: Settings) -> Iterator[Connection]:
+    """A connection; failing to open one is a one-line error with the URL masked."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        connection = engine.connect()
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise DatabaseError(
+            f"Cannot connect to the database at {mask_url(settings.database_url)}: {reason}"
+        ) from exc
+    with connection:
+        yield connection
+
+
+def _connect_args(url: URL) -> dict[str, Any]:
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "mysql", "mariadb"):
+        return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return {}
+
+
+def _make_sqlite_transactional(engine: Engine, event: Any) -> None:
+    """pysqlite commits DDL on its own; SQLAlchemy's recipe makes BEGIN ours, so DDL rolls back."""
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,107 @@
+"""Commands that installed apps ship, and calling any command from Python.
+
+An app's commands are the modules of its `commands` package (Django's
+`management/commands/`): `apps/pets/commands/importpets.py` is `manage.py importpets`,
+and its function `command` (typed parameters, as Typer reads them) does the work.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from project.errors import ProjectError, SettingsError, UsageError
+from project.runtime import Runtime
+
+COMMANDS_PACKAGE = "commands"
+COMMAND_FUNCTION = "command"
+
+
+@dataclass(frozen=True)
+class AppCommand:
+    app_label: str
+    name: str
+    function: Callable[..., Any]
+
+
+def discover_app_commands(runtime: Runtime) -> Iterator[AppCommand]:
+    """Each installed app's commands, in settings order; a module that fails to import
+    becomes a command that explains the failure when run."""
+    from project.apps import get_app_configs
+
+    for app in get_app_configs(runtime.settings):
+        package = f"{app.name}.{COMMANDS_PACKAGE}"
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for module in pkgutil.iter_modules(spec.submodule_search_locations):
+            if not module.name.startswith("_"):
+                yield AppCommand(app.label, module.name, _load(f"{package}.{module.name}"))
+
+
+def call_command(
+    name: str, *args: Any, settings: str | None = None, verbosity: int = 1, **options: Any
+) -> Any:
+    """Run a command as `manage.py name args...` would, and return what it returns.
+
+    `options` set parameters by name (`call_command("migrate", "pets", "zero", plan=True)`).
+    Errors raise `ProjectError`; a command that ends with a non-zero status raises SystemExit.
+    """
+    from project.cli import build_app
+
+    runtime = Runtime(settings_module=settings, verbosity=verbosity)
+    group = typer.main.get_command(build_app(runtime))
+    command = getattr(group, "commands", {}).get(name)
+    if command is None:
+        raise UsageError(f"Unknown command: '{name}'.")
+    unknown = set(options) - {param.name for param in command.params}
+    if unknown:
+        raise UsageError(f"Unknown option(s) for '{name}': {', '.join(sorted(unknown))}.")
+    parent = typer.Context(group, info_name="manage.py", obj=runtime)
+    try:
+        with command.make_context(name, [str(arg) for arg in args], parent=parent) as context:
+            context.params.update(options)
+            return command.invoke(context)
+    except typer.Exit as exit_:
+        if exit_.exit_code:
+            raise SystemExit(exit_.exit_code) from None
+        return None
+    except typer.TyperException as exc:
+        format_message = getattr(exc, "format_message", None)
+        raise UsageError(format_message() if format_message else str(exc)) from exc
+
+
+def _load(module_name: str) -> Callable[..., Any]:
+    try:
+        module = importlib.import_module(module_name)
+        function = getattr(module, COMMAND_FUNCTION)
+    except Exception as exc:  # noqa: BLE001 - reported when the command runs, not at start-up
+        from project.tracebacks import where
+
+        problem = f"Cannot load command module '{module_name}' ({where(exc)}): {type(exc).__name__}: {exc}"
+        return _failing(problem)
+    if not callable(function):
+        return _failing(f"'{module_name}.{COMMAND_FUNCTION}' is not a function.")
+    return function  # type: ignore[no-any-return]
+
+
+def _failing(problem: str) -> Callable[[], None]:
+    def command() -> None:
+        raise ProjectError(problem)
+
+    command.__doc__ = f"(cannot be loaded: {problem})"
+    return command
+
+
+def safe_app_commands(runtime: Runtime) -> tuple[list[AppCommand], str | None]:
+    """The app commands, or none and the reason when the settings cannot be loaded."""
+    try:
+        return list(discover_app_commands(runtime)), None
+    except SettingsError as exc:
+        return [], str(exc)

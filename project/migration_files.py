@@ -1,0 +1,152 @@
+"""Read what a migration file does from its source, without running it.
+
+Used to list the operations of a migration in `migrate --plan` and to know which tables an
+app's history created. Code other than literal `op.*` calls is invisible here; a table
+created that way is treated as owned by no app, so it is never dropped automatically.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic.operations import ops
+from sqlalchemy import Column
+from sqlalchemy.types import NullType
+
+_BATCH = "batch_alter_table"
+
+
+def read_operations(path: Path, function: str = "upgrade") -> list[ops.MigrateOperation]:
+    """The `op.*` calls of `upgrade()` (or `downgrade()`) as Alembic operation objects."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    body = next(
+        (
+            node.body
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name == function
+        ),
+        [],
+    )
+    return [
+        op for call, table in _calls(body, batch_table=None) if (op := _to_operation(call, table))
+    ]
+
+
+def _calls(body: list[ast.stmt], batch_table: str | None) -> Iterator[tuple[ast.Call, str | None]]:
+    """Each `op.x(...)` call, or `batch_op.x(...)` call with its batch's table, in order."""
+    for statement in body:
+        if isinstance(statement, ast.With):
+            for item in statement.items:
+                call = item.context_expr
+                if isinstance(call, ast.Call) and _method(call) == _BATCH:
+                    yield from _calls(statement.body, _string(call.args[0]) if call.args else None)
+                    break
+            else:
+                yield from _calls(statement.body, batch_table)
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                if (
+                    isinstance(owner, ast.Name)
+                    and owner.id in ("op", "batch_op")
+                    and node.func.attr != "f"
+                ):
+                    yield node, batch_table if owner.id == "batch_op" else None
+
+
+def _to_operation(call: ast.Call, batch_table: str | None) -> ops.MigrateOperation | None:
+    name = _method(call)
+    args = [_value(a) for a in call.args]
+    kwargs = {k.arg: _value(k.value) for k in call.keywords if k.arg}
+    if batch_table is not None:
+        args.insert(_BATCH_TABLE_POSITION.get(name, 0), batch_table)
+    build = _BUILDERS.get(name)
+    if build is None:
+        return (
+            None
+            if name in _IGNORED
+            else ops.ExecuteSQLOp(f"op.{name}(...)")
+            if name == "execute"
+            else _Unknown(name)
+        )
+    try:
+        return build(args, kwargs)
+    except (IndexError, TypeError):
+        return _Unknown(name)
+
+
+class _Unknown(ops.MigrateOperation):
+    """A call we don't know how to describe, e.g. `op.bulk_insert`."""
+
+    def __init__(self, name: str) -> None:
+        self.call_name = f"op.{name}"
+
+
+def _method(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else ""
+
+
+def _string(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Call) and _method(node) == "f" and node.args:  # op.f("name")
+        return _string(node.args[0])
+    return None
+
+
+def _value(node: ast.expr) -> Any:
+    """Strings as strings, `sa.Column("name", ...)` as a column of that name, lists of those."""
+    if isinstance(node, ast.Call) and _method(node) == "Column" and node.args:
+        name = _string(node.args[0])
+        return Column(name, NullType()) if name else None
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_value(element) for element in node.elts]
+    text = _string(node)
+    return text if text is not None else node
+
+
+# Where a batch operation's implicit table goes among the positional arguments.
+_BATCH_TABLE_POSITION = {
+    "create_index": 1,
+    "create_unique_constraint": 1,
+    "create_check_constraint": 1,
+    "create_primary_key": 1,
+    "create_foreign_key": 1,
+    "drop_constraint": 1,
+    "drop_index": 1,
+}
+_IGNORED = {"get_bind", "get_context", "inline_literal", "implementation_for", "invoke"}
+
+_Builder = Callable[[list[Any], dict[str, Any]], ops.MigrateOperation]
+_BUILDERS: dict[str, _Builder] = {
+    "create_table": lambda a, k: ops.CreateTableOp(a[0], []),
+    "drop_table": lambda a, k: ops.DropTableOp(a[0]),
+    "rename_table": lambda a, k: ops.RenameTableOp(a[0], a[1]),
+    "add_column": lambda a, k: ops.AddColumnOp(a[0], a[1]),
+    "drop_column": lambda a, k: ops.DropColumnOp(a[0], a[1]),
+    "alter_column": lambda a, k: ops.AlterColumnOp(
+        a[0],
+        a[1],
+        modify_name=k.get("new_column_name"),
+        modify_type=k.get("type_"),
+        modify_nullable=k.get("nullable"),
+        modify_server_default=k.get("server_default", False),
+        modify_comment=k.get("comment", False),
+    ),
+    "create_index": lambda a, k: ops.CreateIndexOp(
+        a[0], a[1], a[2] if len(a) > 2 else [], unique=bool(k.get("unique"))
+    ),
+    "drop_index": lambda a, k: ops.DropIndexOp(a[0], a[1] if len(a) > 1 else k.get("table_name")),
+    "create_foreign_key": lambda a, k: ops.CreateForeignKeyOp(a[0], a[1], a[2], [], []),
+    "create_unique_constraint": lambda a, k: ops.CreateUniqueConstraintOp(a[0], a[1], []),
+    "create_check_constraint": lambda a, k: ops.CreateCheckConstraintOp(a[0], a[1], ""),
+    "create_primary_key": lambda a, k: ops.CreatePrimaryKeyOp(a[0], a[1], []),
+    "drop_constraint": lambda a, k: ops.DropConstraintOp(a[0], a[1], type_=k.get("type_")),
+    "create_table_comment": lambda a, k: ops.CreateTableCommentOp(a[0], None),
+    "drop_table_comment": lambda a, k: ops.DropTableCommentOp(a[0]),
+    "execute": lambda a, k: ops.ExecuteSQLOp(""),
+}

@@ -1,0 +1,183 @@
+"""The only code that writes to the terminal: results to stdout; errors and logs to stderr.
+
+Every line passes through `redact`, so a database password never reaches the screen.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from project.services.makemigrations import MakeMigrationsResult
+    from project.services.migrate import Plan, Step
+    from project.services.showmigrations import AppStatus, MigrationStatus
+
+HEADING = "bold"
+SUCCESS = "green"
+ERROR = "red"
+WARNING = "yellow"
+MIN_SECRET_LENGTH = 3
+
+
+class Terminal:
+    def __init__(
+        self, *, no_color: bool = False, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ):
+        self.no_color = no_color
+        self._stdout, self._stderr = stdout, stderr
+        self._consoles: dict[str, Console] = {}
+        self._secrets: set[str] = set()
+        self._line_open = False
+
+    def hide(self, secret: str | None) -> None:
+        if secret and len(secret) >= MIN_SECRET_LENGTH:
+            self._secrets.add(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def out(self, text: str = "", style: str | None = None, end: str = "\n") -> None:
+        self._console("out").print(
+            self.redact(text), style=style, end=end, markup=False, highlight=False
+        )
+        self._line_open = not end.endswith("\n")
+
+    def err(self, text: str, style: str | None = None) -> None:
+        if self._line_open:
+            self.out()
+        self._console("err").print(self.redact(text), style=style, markup=False, highlight=False)
+
+    def close_line(self, text: str, style: str | None = None) -> None:
+        """End a line left open by a progress message ("  Applying x..." + " FAILED")."""
+        if self._line_open:
+            self.out(text, style=style)
+
+    def _console(self, stream: str) -> Console:
+        # rich is imported on first output, not at start-up.
+        if stream not in self._consoles:
+            from rich.console import Console
+
+            file = self._stdout if stream == "out" else self._stderr
+            self._consoles[stream] = Console(
+                file=file,
+                stderr=stream == "err" and file is None,
+                no_color=self.no_color,
+                highlight=False,
+                soft_wrap=True,
+            )
+        return self._consoles[stream]
+
+
+def configure_logging(verbosity: int) -> None:
+    """Alembic's own log lines (which migration runs, which DDL mode) at verbosity 3."""
+    if verbosity >= 3:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s [%(name)s] %(message)s"))
+        logger = logging.getLogger("alembic")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+# makemigrations
+
+
+def render_makemigrations(
+    term: Terminal, result: MakeMigrationsResult, labels: Iterable[str], verbosity: int
+) -> None:
+    from project.tracebacks import display_path
+
+    if verbosity >= 1 and not result.migrations:
+        labels = list(labels)
+        if len(labels) == 1:
+            term.out(f"No changes detected in app '{labels[0]}'")
+        elif labels:
+            term.out(f"No changes detected in apps {', '.join(repr(label) for label in labels)}")
+        else:
+            term.out("No changes detected")
+    for migration in result.migrations if verbosity >= 1 else []:
+        term.out(f"Migrations for '{migration.app_label}':", style=HEADING)
+        term.out(f"  {display_path(migration.path)}")
+        for change in migration.changes:
+            term.out(f"    {change}")
+        for revision in migration.depends_on if verbosity >= 2 else []:
+            term.out(f"    (depends on {revision})")
+    if verbosity >= 2 and result.ignored_tables:
+        term.out(
+            f"Ignored {len(result.ignored_tables)} table(s) that no installed app owns "
+            f"(PROTECT_UNOWNED_TABLES is on): {', '.join(result.ignored_tables)}"
+        )
+
+
+# migrate
+
+
+def render_migrate_heading(term: Terminal, plan: Plan) -> None:
+    term.out("Operations to perform:", style=HEADING)
+    term.out(f"  {plan.summary}")
+    if plan.dependants:
+        keys = ", ".join(m.key for m in plan.dependants)
+        term.out(
+            f"  Also unapplying, first, the migrations of other apps that depend on it: {keys}"
+        )
+    term.out("Running migrations:", style=HEADING)
+    if not plan.steps:
+        term.out("  No migrations to apply.")
+
+
+def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
+    if event == "start":
+        verb = "Applying" if step.forward else "Unapplying"
+        term.out(f"  {verb} {step.migration.key}...", end="")
+    else:
+        term.out(" OK", style=SUCCESS)
+
+
+def render_migrate_plan(term: Terminal, plan: Plan) -> None:
+    from project.services.migrate import step_changes
+
+    term.out("Planned operations:", style=HEADING)
+    if not plan.steps:
+        term.out("  No planned migration operations.")
+    for step in plan.steps:
+        term.out(step.migration.key if step.forward else f"Undo {step.migration.key}")
+        for change in step_changes(step):
+            term.out(f"    {change}")
+
+
+# showmigrations
+
+
+def render_showmigrations(term: Terminal, apps: list[AppStatus]) -> None:
+    for app in apps:
+        term.out(app.label, style=HEADING)
+        if not app.migrations:
+            term.out(" (no migrations)")
+        for status in app.migrations:
+            term.out(f" [{'X' if status.applied else ' '}] {status.migration.name}")
+
+
+def render_migration_plan(term: Terminal, statuses: list[MigrationStatus]) -> None:
+    for status in statuses:
+        deps = ", ".join(d.key for d in status.dependencies)
+        term.out(
+            f"[{'X' if status.applied else ' '}]  {status.migration.key}"
+            + (f" ... ({deps})" if deps else "")
+        )
+
+
+def render_error(term: Terminal, message: str) -> None:
+    term.close_line(" FAILED", style=ERROR)
+    term.err(f"Error: {message}", style=ERROR)
+
+
+def render_traceback(term: Terminal, exc: BaseException) -> None:
+    import traceback
+
+    term.err("".join(traceback.format_exception(exc)).rstrip())

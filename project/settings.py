@@ -1,0 +1,99 @@
+"""Load the settings module, the environment and `.env` into one frozen `Settings`.
+
+Precedence for `DATABASE_URL`: the real environment, then `.env` beside the settings
+module (read with python-dotenv, never written into `os.environ`), then the settings
+module, then the SQLite default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from dotenv import dotenv_values
+
+from project.errors import SettingsError
+
+SETTINGS_ENV_VAR = "MANAGE_SETTINGS_MODULE"
+DEFAULT_DATABASE_URL = "sqlite:///db.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    module: str
+    base_dir: Path
+    installed_apps: tuple[str, ...]
+    database_url: str
+    protect_unowned_tables: bool = True
+
+
+def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
+    """`--settings` wins over the environment variable, as in Django."""
+    name = explicit or environ.get(SETTINGS_ENV_VAR)
+    if not name:
+        raise SettingsError(
+            f"No settings module given. Pass --settings=MODULE or set {SETTINGS_ENV_VAR}."
+        )
+    return name
+
+
+def load_settings(
+    explicit_module: str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    name = settings_module_name(explicit_module, environ)
+    module = _import_settings(name)
+    base_dir = Path(getattr(module, "BASE_DIR", Path(module.__file__ or ".").parent)).resolve()
+    env = {**dotenv_values(base_dir / ".env"), **environ}
+    return Settings(
+        module=name,
+        base_dir=base_dir,
+        installed_apps=_installed_apps(module),
+        database_url=env.get("DATABASE_URL")
+        or getattr(module, "DATABASE_URL", DEFAULT_DATABASE_URL),
+        protect_unowned_tables=_bool_setting(module, "PROTECT_UNOWNED_TABLES", True),
+    )
+
+
+def _import_settings(name: str) -> ModuleType:
+    # The settings module sits beside manage.py, which is sys.path[0] for `python manage.py`;
+    # `call_command` from elsewhere needs the working directory too, as Django's does.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise SettingsError(
+                f"Cannot import settings module '{name}': no such module. "
+                f"Check --settings or {SETTINGS_ENV_VAR}."
+            ) from exc
+        raise SettingsError(f"Cannot import settings module '{name}': {exc}.") from exc
+    except Exception as exc:
+        from project.tracebacks import where
+
+        raise SettingsError(
+            f"Cannot import settings module '{name}' ({where(exc)}): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _installed_apps(module: ModuleType) -> tuple[str, ...]:
+    apps = getattr(module, "INSTALLED_APPS", None)
+    if not isinstance(apps, (list, tuple)) or not all(isinstance(a, str) for a in apps):
+        raise SettingsError(
+            f"INSTALLED_APPS in '{module.__name__}' must be a list of dotted module paths, "
+            'e.g. ["apps.owners", "apps.pets"].'
+        )
+    return tuple(apps)
+
+
+def _bool_setting(module: ModuleType, name: str, default: bool) -> bool:
+    value = getattr(module, name, default)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} in '{module.__name__}' must be True or False, not {value!r}.")
+    return value
