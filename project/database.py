@@ -16,6 +16,7 @@ from project.errors import DatabaseError
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
     from sqlalchemy.engine import URL
+    from sqlalchemy.orm import Session
 
     from project.settings import Settings
 
@@ -117,10 +118,28 @@ def _connect_args(url: URL) -> dict[str, Any]:
 def _make_sqlite_transactional(engine: Engine, event: Any) -> None:
     """pysqlite commits DDL on its own; SQLAlchemy's recipe makes BEGIN ours, so DDL rolls back."""
 
-    @event.listens_for(engine, "connect")
-    def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+    def no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
+    def begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
+
+    event.listen(engine, "connect", no_driver_transactions)
+    event.listen(engine, "begin", begin)
+
+
+@contextmanager
+def session(settings: Settings) -> Iterator[Session]:
+    """An ORM session for app code (e.g. an app's command), committed when the block succeeds."""
+    from sqlalchemy.orm import Session
+
+    engine = create_engine(settings)
+    try:
+        with (
+            connect(engine, settings) as connection,
+            Session(bind=connection) as orm_session,
+            orm_session.begin(),
+        ):
+            yield orm_session
+    finally:
+        engine.dispose()

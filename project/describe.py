@@ -92,9 +92,10 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         )
     if isinstance(op, ops.AddConstraintOp):
         kind = _CONSTRAINT_KINDS.get(op.constraint_type, "constraint")
+        name = getattr(op, "constraint_name", None)  # every concrete constraint op has one
         return Change(
             "+",
-            f"Create {kind} {op.constraint_name} on {table}",
+            f"Create {kind} {name} on {table}",
             table,
             f"{short}_{kind.split()[-1]}",
         )

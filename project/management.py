@@ -1,4 +1,5 @@
-"""Commands that installed apps ship, and calling any command from Python.
+"""The command-line app: built-in commands, the commands installed apps ship, and
+calling any command from Python.
 
 An app's commands are the modules of its `commands` package (Django's
 `management/commands/`): `apps/pets/commands/importpets.py` is `manage.py importpets`,
@@ -19,6 +20,7 @@ import typer
 from project.errors import ProjectError, SettingsError, UsageError
 from project.runtime import Runtime
 
+PROG_NAME = "manage.py"
 COMMANDS_PACKAGE = "commands"
 COMMAND_FUNCTION = "command"
 
@@ -45,6 +47,30 @@ def discover_app_commands(runtime: Runtime) -> Iterator[AppCommand]:
                 yield AppCommand(app.label, module.name, _load(f"{package}.{module.name}"))
 
 
+def build_app(runtime: Runtime) -> typer.Typer:
+    from project import commands as builtins
+
+    commands, settings_problem = safe_app_commands(runtime)
+    epilog = f"Only built-in commands are listed: {settings_problem}" if settings_problem else None
+    app = typer.Typer(
+        name=PROG_NAME,
+        help="Manage this project's database schema, Django-style, on Alembic.",
+        epilog=epilog,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,  # its tracebacks show local variables, passwords included
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(builtins.global_options)
+    for builtin in (builtins.makemigrations, builtins.migrate, builtins.showmigrations):
+        app.command(rich_help_panel="Migrations")(builtin)
+    for command in commands:
+        app.command(name=command.name, rich_help_panel=f"App '{command.app_label}'")(
+            command.function
+        )
+    return app
+
+
 def call_command(
     name: str, *args: Any, settings: str | None = None, verbosity: int = 1, **options: Any
 ) -> Any:
@@ -53,8 +79,6 @@ def call_command(
     `options` set parameters by name (`call_command("migrate", "pets", "zero", plan=True)`).
     Errors raise `ProjectError`; a command that ends with a non-zero status raises SystemExit.
     """
-    from project.cli import build_app
-
     runtime = Runtime(settings_module=settings, verbosity=verbosity)
     group = typer.main.get_command(build_app(runtime))
     command = getattr(group, "commands", {}).get(name)

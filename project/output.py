@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from project.describe import Change
     from project.services.makemigrations import MakeMigrationsResult
     from project.services.migrate import Plan, Step
     from project.services.showmigrations import AppStatus, MigrationStatus
@@ -139,15 +140,13 @@ def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
         term.out(" OK", style=SUCCESS)
 
 
-def render_migrate_plan(term: Terminal, plan: Plan) -> None:
-    from project.services.migrate import step_changes
-
+def render_migrate_plan(term: Terminal, steps: list[tuple[Step, list[Change]]]) -> None:
     term.out("Planned operations:", style=HEADING)
-    if not plan.steps:
+    if not steps:
         term.out("  No planned migration operations.")
-    for step in plan.steps:
+    for step, changes in steps:
         term.out(step.migration.key if step.forward else f"Undo {step.migration.key}")
-        for change in step_changes(step):
+        for change in changes:
             term.out(f"    {change}")
 
 

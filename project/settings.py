@@ -54,8 +54,9 @@ def load_settings(
         module=name,
         base_dir=base_dir,
         installed_apps=_installed_apps(module),
-        database_url=env.get("DATABASE_URL")
-        or getattr(module, "DATABASE_URL", DEFAULT_DATABASE_URL),
+        database_url=str(
+            env.get("DATABASE_URL") or getattr(module, "DATABASE_URL", DEFAULT_DATABASE_URL)
+        ),
         protect_unowned_tables=_bool_setting(module, "PROTECT_UNOWNED_TABLES", True),
     )
 

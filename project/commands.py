@@ -1,0 +1,147 @@
+"""The built-in commands as Typer reads them: parse, call a service, render.
+
+Heavy modules (SQLAlchemy, Alembic, the models) are imported inside the commands, so
+`--help` stays fast. Return types are `object`: Typer resolves every annotation at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from project import output
+from project.runtime import Runtime
+from project.settings import SETTINGS_ENV_VAR
+
+
+def global_options(
+    ctx: typer.Context,
+    settings: Annotated[
+        str | None,
+        typer.Option(
+            "--settings",
+            metavar="MODULE",
+            help=f"Settings module, e.g. 'settings'. Default: ${SETTINGS_ENV_VAR}.",
+        ),
+    ] = None,
+    verbosity: Annotated[
+        int,
+        typer.Option(
+            "--verbosity", "-v", min=0, max=3, help="0 silent, 1 normal, 2 verbose, 3 very verbose."
+        ),
+    ] = 1,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the full traceback of an error.")
+    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Don't colour the output.")] = False,
+) -> None:
+    """Options that every command takes, before or after its name (as in Django)."""
+    runtime: Runtime = ctx.obj
+    runtime.verbosity = verbosity
+    runtime.traceback = traceback or verbosity >= 3
+    runtime.terminal.no_color = no_color
+    output.configure_logging(verbosity)
+
+
+def makemigrations(
+    ctx: typer.Context,
+    app_labels: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[APP_LABEL]...", help="Only these apps (and what they need)."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", "-n", help="Name the migration instead of naming it from its operations."
+        ),
+    ] = None,
+    empty: Annotated[
+        bool,
+        typer.Option("--empty", help="Write an empty migration, for operations written by hand."),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit with status 1 if model changes are missing migrations; write nothing.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show the migrations that would be made; write nothing."),
+    ] = False,
+) -> object:
+    """Create new migrations from the changes in the models: one file per changed app."""
+    from project.services.makemigrations import makemigrations as make
+
+    runtime: Runtime = ctx.obj
+    labels = app_labels or []
+    result = make(runtime.settings, labels, name=name, empty=empty, write=not (check or dry_run))
+    output.render_makemigrations(runtime.terminal, result, labels, runtime.verbosity)
+    if check and result.migrations:
+        raise typer.Exit(1)
+    return result
+
+
+def migrate(
+    ctx: typer.Context,
+    app_label: Annotated[
+        str | None, typer.Argument(help="Only this app (and what it depends on).")
+    ] = None,
+    migration_name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Go forward or back to this migration (a unique prefix will do), or 'zero' to unapply all."
+        ),
+    ] = None,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Show what would be done, and change nothing.")
+    ] = False,
+) -> object:
+    """Apply (or unapply) migrations, one transaction per migration."""
+    from project.services import migrate as service
+
+    runtime: Runtime = ctx.obj
+    term = runtime.terminal
+    if plan:
+        planned = service.plan_migrate(runtime.settings, app_label, migration_name)
+        output.render_migrate_plan(
+            term, [(step, service.step_changes(step)) for step in planned.steps]
+        )
+        return planned
+    quiet = runtime.verbosity == 0
+    return service.migrate(
+        runtime.settings,
+        app_label,
+        migration_name,
+        before_run=None if quiet else lambda p: output.render_migrate_heading(term, p),
+        progress=None
+        if quiet
+        else lambda event, step: output.render_migrate_progress(term, event, step),
+    )
+
+
+def showmigrations(
+    ctx: typer.Context,
+    app_labels: Annotated[
+        list[str] | None, typer.Argument(metavar="[APP_LABEL]...", help="Only these apps.")
+    ] = None,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan", "-p", help="All migrations in the order they apply, with their dependencies."
+        ),
+    ] = False,
+) -> object:
+    """Show each app's migrations: [X] applied, [ ] not applied."""
+    from project.services import showmigrations as service
+
+    runtime: Runtime = ctx.obj
+    if plan:
+        statuses = service.migration_plan(runtime.settings, app_labels or [])
+        output.render_migration_plan(runtime.terminal, statuses)
+        return statuses
+    apps = service.showmigrations(runtime.settings, app_labels or [])
+    output.render_showmigrations(runtime.terminal, apps)
+    return apps
