@@ -99,12 +99,14 @@ def _string(node: ast.expr) -> str | None:
 
 
 def _value(node: ast.expr) -> Any:
-    """Strings as strings, `sa.Column("name", ...)` as a column of that name, lists of those."""
+    """Literals as values, `sa.Column("name", ...)` as a column of that name, lists of those."""
     if isinstance(node, ast.Call) and _method(node) == "Column" and node.args:
         name = _string(node.args[0])
         return Column(name, NullType()) if name else None
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_value(element) for element in node.elts]
+    if isinstance(node, ast.Constant):
+        return node.value
     text = _string(node)
     return text if text is not None else node
 
