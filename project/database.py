@@ -33,17 +33,18 @@ DRIVER_PACKAGES = {
     "psycopg2": "psycopg2-binary",
 }
 CONNECT_TIMEOUT_SECONDS = 10
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+# user:password@ anywhere, also in a URL too broken to parse.
+_PASSWORD_IN_URL = re.compile(r"([^:/@\s]+):([^@\s/]+)@")
 
 
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ***, even when it does not parse."""
-    return _PASSWORD_IN_URL.sub(r"\1***@", url)
+    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
 
 
 def password_of(url: str) -> str | None:
-    match = re.search(r"://[^:/@\s]*:([^@\s]*)@", url)
-    return match.group(1) if match and match.group(1) else None
+    match = _PASSWORD_IN_URL.search(url)
+    return match.group(2) if match else None
 
 
 def database_url(settings: Settings) -> URL:

@@ -113,9 +113,8 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         return Change("~", f"Alter comment of table {table}", table, f"alter_{short}_comment")
     if isinstance(op, ops.ExecuteSQLOp):
         return Change("s", "Run SQL", None, None)
-    return Change(
-        "?", f"{type(op).__name__} on {table}" if table else type(op).__name__, table, None
-    )
+    what = getattr(op, "call_name", None) or type(op).__name__
+    return Change("?", f"{what} on {table}" if table else what, table, None)
 
 
 def table_of(op: ops.MigrateOperation) -> str | None:

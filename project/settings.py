@@ -49,7 +49,8 @@ def load_settings(
     name = settings_module_name(explicit_module, environ)
     module = _import_settings(name)
     base_dir = Path(getattr(module, "BASE_DIR", Path(module.__file__ or ".").parent)).resolve()
-    env = {**dotenv_values(base_dir / ".env"), **environ}
+    # An empty variable counts as unset, so `DATABASE_URL= python manage.py ...` falls back.
+    env = {**dotenv_values(base_dir / ".env"), **{k: v for k, v in environ.items() if v}}
     return Settings(
         module=name,
         base_dir=base_dir,
