@@ -72,3 +72,27 @@ def _fk_targets(item: Any) -> set[str]:
 def _table_part(target: str) -> str:
     """ "owners_owner.id" -> "owners_owner" (also with a schema in front)."""
     return target.rsplit(".", 1)[0].rsplit(".", 1)[-1]
+
+
+def without_drops_of_dropped_tables(
+    operations: Iterable[ops.MigrateOperation],
+) -> list[ops.MigrateOperation]:
+    """Leave out index and constraint drops on tables the same migration drops.
+
+    They are redundant, and MySQL/MariaDB refuse to drop an index a foreign key needs.
+    Call it after computing the reverse: the other direction still re-creates them.
+    """
+    dropped = {op.table_name for op in operations if isinstance(op, ops.DropTableOp)}
+    kept: list[ops.MigrateOperation] = []
+    for op in operations:
+        if isinstance(op, (ops.DropIndexOp, ops.DropConstraintOp)) and op.table_name in dropped:
+            continue
+        if isinstance(op, ops.ModifyTableOps) and op.table_name in dropped:
+            inner = [
+                o for o in op.ops if not isinstance(o, (ops.DropIndexOp, ops.DropConstraintOp))
+            ]
+            if not inner:
+                continue
+            op = ops.ModifyTableOps(op.table_name, inner, schema=op.schema)
+        kept.append(op)
+    return kept

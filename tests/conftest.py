@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import servers
+
 REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ("sqlite", "postgresql", "mariadb")
+# The URL schemes users write; the framework picks the drivers.
+USER_SCHEMES = {"postgresql": "postgresql", "mariadb": "mysql"}
 PROJECT_FILES = ("manage.py", "settings.py", "apps", "migrations")
 # Variables of the developer's shell that would leak into the project under test.
 ISOLATED_VARIABLES = ("DATABASE_URL", "MANAGE_SETTINGS_MODULE")
@@ -33,11 +40,16 @@ class Result:
 class Project:
     """A copy of the example project with its own database."""
 
-    def __init__(self, path: Path, database_url: str) -> None:
+    def __init__(self, path: Path, database_url: str, backend: str = "sqlite") -> None:
         self.path = path
-        self.database_url = database_url
+        self.backend = backend
+        self.driver_url = database_url  # what the tests connect with
+        url = sa.engine.make_url(database_url)
+        self.password = url.password
+        user_url = url.set(drivername=USER_SCHEMES.get(backend, url.drivername))
+        self.database_url = user_url.render_as_string(hide_password=False)
         self.env = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
-        self.env["DATABASE_URL"] = database_url
+        self.env["DATABASE_URL"] = self.database_url
 
     def run(self, *args: str, env: dict[str, str] | None = None, check: bool = False) -> Result:
         completed = subprocess.run(
@@ -49,6 +61,8 @@ class Project:
             timeout=300,
         )
         result = Result(completed.returncode, completed.stdout, completed.stderr)
+        if self.password:
+            assert self.password not in result.stdout + result.stderr, "the password was shown"
         if check:
             assert result.returncode == 0, str(result)
         return result
@@ -70,7 +84,7 @@ class Project:
         return sorted(p.name for p in self.file(f"apps/{app}/migrations").glob("*.py"))
 
     def engine(self) -> sa.Engine:
-        return sa.create_engine(self.database_url, poolclass=sa.pool.NullPool)
+        return sa.create_engine(self.driver_url, poolclass=sa.pool.NullPool)
 
     def tables(self) -> set[str]:
         engine = self.engine()
@@ -109,9 +123,34 @@ class Project:
         return state
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    root = tmp_path / "site"
+class Servers:
+    """The database servers of this test session, started on first use."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="manage-test-servers-"))
+        self.root.chmod(0o711)  # the servers run as their own users
+        self.started: dict[str, servers.Server] = {}
+
+    def get(self, backend: str) -> servers.Server:
+        if backend not in self.started:
+            start = {"postgresql": servers.postgresql, "mariadb": servers.mariadb}[backend]
+            self.started[backend] = start(self.root / backend)
+        return self.started[backend]
+
+    def stop(self) -> None:
+        for server in self.started.values():
+            server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_servers() -> Iterator[Servers]:
+    started = Servers()
+    yield started
+    started.stop()
+
+
+def _copy_project(root: Path) -> None:
     root.mkdir()
     for name in PROJECT_FILES:
         source = REPO / name
@@ -119,7 +158,42 @@ def project(tmp_path: Path) -> Iterator[Project]:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
         else:
             shutil.copy2(source, root / name)
-    yield Project(root, f"sqlite:///{root / 'db.sqlite3'}")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def project(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Project:
+    """The example project on a fresh database of each backend in turn."""
+    _copy_project(tmp_path / "site")
+    url = _database_url_for(request, backend)
+    return Project(tmp_path / "site", url, backend)
+
+
+@pytest.fixture
+def sqlite_project(tmp_path: Path) -> Project:
+    """The example project on SQLite, for what does not depend on the database."""
+    _copy_project(tmp_path / "site")
+    return Project(tmp_path / "site", f"sqlite:///{tmp_path / 'site' / 'db.sqlite3'}")
+
+
+def _database_url_for(request: pytest.FixtureRequest, backend: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{request.getfixturevalue('tmp_path') / 'site' / 'db.sqlite3'}"
+    server = request.getfixturevalue("database_servers").get(backend)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name)
+    request.addfinalizer(lambda: server.drop_database(name))
+    return url
+
+
+def skip_on(project: Project, backend: str, reason: str) -> None:
+    """Skip for one database, with the reason said (never silently)."""
+    if project.backend == backend:
+        pytest.skip(f"{backend}: {reason}")
 
 
 def assert_error(result: Result, *fragments: str, code: int | None = None) -> None:

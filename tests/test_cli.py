@@ -7,70 +7,70 @@ import json
 from conftest import Project, assert_error
 
 
-def test_help_lists_every_command_grouped_by_app(project: Project) -> None:
-    out = project.run("--help", env={"COLUMNS": "120"}, check=True).stdout
+def test_help_lists_every_command_grouped_by_app(sqlite_project: Project) -> None:
+    out = sqlite_project.run("--help", env={"COLUMNS": "120"}, check=True).stdout
     for command in ("makemigrations", "migrate", "showmigrations", "importpets"):
         assert command in out
     assert "App 'pets'" in out
-    assert project.run(env={"COLUMNS": "120"}).stdout.strip() == out.strip()  # no arguments: the same help
+    assert sqlite_project.run(env={"COLUMNS": "120"}).stdout.strip() == out.strip()  # no arguments: the same help
 
 
-def test_help_imports_no_sqlalchemy_alembic_or_models(project: Project) -> None:
+def test_help_imports_no_sqlalchemy_alembic_or_models(sqlite_project: Project) -> None:
     code = (
         "import sys, json\n"
-        "from project.cli import main\n"
+        "from sqlite_project.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic', 'mako')"
         " or (m.startswith('apps.') and m.endswith('.models'))]\n"
         "sys.stderr.write(json.dumps(heavy))\n"
     )
-    result = project.python(f"import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n{code}")
+    result = sqlite_project.python(f"import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n{code}")
     assert result.returncode == 0, str(result)
     assert json.loads(result.stderr) == []
 
 
-def test_global_options_before_or_after_the_command(project: Project) -> None:
-    project.file("other_settings.py").write_text('INSTALLED_APPS = ["apps.owners"]\n')
-    after = project.run("showmigrations", "--settings=other_settings", check=True).stdout
-    before = project.run("--settings", "other_settings", "showmigrations", check=True).stdout
+def test_global_options_before_or_after_the_command(sqlite_project: Project) -> None:
+    sqlite_project.file("other_settings.py").write_text('INSTALLED_APPS = ["apps.owners"]\n')
+    after = sqlite_project.run("showmigrations", "--settings=other_settings", check=True).stdout
+    before = sqlite_project.run("--settings", "other_settings", "showmigrations", check=True).stdout
     assert after == before == "owners\n [ ] 0001_initial\n"
-    by_env = project.run("showmigrations", env={"MANAGE_SETTINGS_MODULE": "other_settings"}, check=True)
+    by_env = sqlite_project.run("showmigrations", env={"MANAGE_SETTINGS_MODULE": "other_settings"}, check=True)
     assert by_env.stdout == after
-    assert project.run("migrate", "-v", "0", check=True).stdout == ""
-    assert project.versions() == {"pets_0001_initial"}
+    assert sqlite_project.run("migrate", "-v", "0", check=True).stdout == ""
+    assert sqlite_project.versions() == {"pets_0001_initial"}
 
 
-def test_database_url_from_dotenv_and_environment(project: Project) -> None:
-    env_file_db = project.path / "from_dotenv.sqlite3"
-    project.file(".env").write_text(f"DATABASE_URL=sqlite:///{env_file_db}\n")
-    project.run("migrate", "owners", env={"DATABASE_URL": ""}, check=True)
+def test_database_url_from_dotenv_and_environment(sqlite_project: Project) -> None:
+    env_file_db = sqlite_project.path / "from_dotenv.sqlite3"
+    sqlite_project.file(".env").write_text(f"DATABASE_URL=sqlite:///{env_file_db}\n")
+    sqlite_project.run("migrate", "owners", env={"DATABASE_URL": ""}, check=True)
     assert env_file_db.exists()
-    project.run("migrate", check=True)  # the real environment wins over .env
-    assert project.versions() == {"pets_0001_initial"}
+    sqlite_project.run("migrate", check=True)  # the real environment wins over .env
+    assert sqlite_project.versions() == {"pets_0001_initial"}
 
 
-def test_default_database_is_db_sqlite3_beside_manage_py(project: Project, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    del project.env["DATABASE_URL"]
+def test_default_database_is_db_sqlite3_beside_manage_py(sqlite_project: Project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    del sqlite_project.env["DATABASE_URL"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code = (
         "import os, sys; sys.path.insert(0, %r); os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
-        "from project.management import call_command\n"
-        "call_command('migrate')\n" % str(project.path)
+        "from sqlite_project.management import call_command\n"
+        "call_command('migrate')\n" % str(sqlite_project.path)
     )
     import subprocess
     import sys
 
-    completed = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=project.env, capture_output=True, text=True)
+    completed = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=sqlite_project.env, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
-    assert (project.path / "db.sqlite3").exists() and not (elsewhere / "db.sqlite3").exists()
+    assert (sqlite_project.path / "db.sqlite3").exists() and not (elsewhere / "db.sqlite3").exists()
 
 
-def test_call_command_from_python(project: Project) -> None:
+def test_call_command_from_python(sqlite_project: Project) -> None:
     code = (
         "import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
-        "from project.management import call_command\n"
-        "from project.errors import ProjectError\n"
+        "from sqlite_project.management import call_command\n"
+        "from sqlite_project.errors import ProjectError\n"
         "plan = call_command('migrate')\n"
         "print([s.migration.key for s in plan.steps])\n"
         "call_command('migrate', 'pets', 'zero', verbosity=0)\n"
@@ -81,7 +81,7 @@ def test_call_command_from_python(project: Project) -> None:
         "try:\n    call_command('migrate', 'nope')\nexcept ProjectError as e:\n    print('error:', e)\n"
         "try:\n    call_command('nosuchcommand')\nexcept ProjectError as e:\n    print('error:', e)\n"
     )
-    result = project.python(code)
+    result = sqlite_project.python(code)
     assert result.returncode == 0, str(result)
     lines = result.stdout.strip().splitlines()
     assert "['owners.0001_initial', 'pets.0001_initial']" in lines
@@ -91,35 +91,35 @@ def test_call_command_from_python(project: Project) -> None:
     assert lines[-1] == "error: Unknown command: 'nosuchcommand'."
 
 
-def test_app_command_imports_pets(project: Project) -> None:
-    project.run("migrate", check=True)
-    project.execute("INSERT INTO owners_owner (name, email) VALUES ('Ann', 'ann@example.com')")
-    csv_file = project.path / "pets.csv"
+def test_app_command_imports_pets(sqlite_project: Project) -> None:
+    sqlite_project.run("migrate", check=True)
+    sqlite_project.execute("INSERT INTO owners_owner (name, email) VALUES ('Ann', 'ann@example.com')")
+    csv_file = sqlite_project.path / "pets.csv"
     csv_file.write_text(
         "name,species,birthdate,sex,condition,owner_email\n"
         "Rex,dog,2020-01-02,m,good,ann@example.com\nTom,cat,,f,,ann@example.com\n"
     )
-    assert project.run("importpets", "pets.csv", "--dry-run", check=True).stdout == "Would import 2 pet(s) from pets.csv.\n"
-    assert project.execute("SELECT count(*) FROM pets_pet") == [(0,)]
-    assert project.run("importpets", "pets.csv", check=True).stdout == "Imported 2 pet(s) from pets.csv.\n"
-    assert project.execute("SELECT name, birthdate FROM pets_pet ORDER BY id") == [("Rex", "2020-01-02"), ("Tom", None)]
+    assert sqlite_project.run("importpets", "pets.csv", "--dry-run", check=True).stdout == "Would import 2 pet(s) from pets.csv.\n"
+    assert sqlite_project.execute("SELECT count(*) FROM pets_pet") == [(0,)]
+    assert sqlite_project.run("importpets", "pets.csv", check=True).stdout == "Imported 2 pet(s) from pets.csv.\n"
+    assert sqlite_project.execute("SELECT name, birthdate FROM pets_pet ORDER BY id") == [("Rex", "2020-01-02"), ("Tom", None)]
 
     csv_file.write_text("name,species,birthdate,sex,condition,owner_email\nMax,dog,2021-13-01,m,,ann@example.com\n")
-    assert_error(project.run("importpets", "pets.csv"), "Line 2: birthdate '2021-13-01' is not YYYY-MM-DD")
+    assert_error(sqlite_project.run("importpets", "pets.csv"), "Line 2: birthdate '2021-13-01' is not YYYY-MM-DD")
     csv_file.write_text("name,species,birthdate,sex,condition,owner_email\nMax,dog,,m,,bob@example.com\n")
-    assert_error(project.run("importpets", "pets.csv"), "Line 2: no owner has the email 'bob@example.com'")
-    assert project.execute("SELECT count(*) FROM pets_pet") == [(2,)]
+    assert_error(sqlite_project.run("importpets", "pets.csv"), "Line 2: no owner has the email 'bob@example.com'")
+    assert sqlite_project.execute("SELECT count(*) FROM pets_pet") == [(2,)]
 
 
-def test_app_command_that_fails_to_import_only_fails_when_run(project: Project) -> None:
-    project.file("apps/pets/commands/broken.py").write_text("import nonexistent_module\n")
-    assert "broken" in project.run("--help", env={"COLUMNS": "200"}, check=True).stdout
-    project.run("showmigrations", check=True)
-    assert_error(project.run("broken"), "Cannot load command module 'apps.pets.commands.broken'", "nonexistent_module")
+def test_app_command_that_fails_to_import_only_fails_when_run(sqlite_project: Project) -> None:
+    sqlite_project.file("apps/pets/commands/broken.py").write_text("import nonexistent_module\n")
+    assert "broken" in sqlite_project.run("--help", env={"COLUMNS": "200"}, check=True).stdout
+    sqlite_project.run("showmigrations", check=True)
+    assert_error(sqlite_project.run("broken"), "Cannot load command module 'apps.pets.commands.broken'", "nonexistent_module")
 
 
-def test_usage_errors_are_short(project: Project) -> None:
-    result = project.run("migrate", "--no-such-option")
+def test_usage_errors_are_short(sqlite_project: Project) -> None:
+    result = sqlite_project.run("migrate", "--no-such-option")
     assert result.returncode == 2 and "No such option" in result.stderr and "Traceback" not in result.stderr
-    result = project.run("nosuchcommand")
+    result = sqlite_project.run("nosuchcommand")
     assert result.returncode == 2 and "No such command" in result.stderr

@@ -16,10 +16,10 @@ from conftest import Project, assert_error
         ("migrate", "nope", "0001"),
     ],
 )
-def test_unknown_app_label(project: Project, args: tuple[str, ...]) -> None:
-    before = project.snapshot()
-    assert_error(project.run(*args), "App 'nope' could not be found", "Installed apps: owners, pets", code=2)
-    assert project.snapshot() == before
+def test_unknown_app_label(sqlite_project: Project, args: tuple[str, ...]) -> None:
+    before = sqlite_project.snapshot()
+    assert_error(sqlite_project.run(*args), "App 'nope' could not be found", "Installed apps: owners, pets", code=2)
+    assert sqlite_project.snapshot() == before
 
 
 def test_unknown_and_ambiguous_migration_names(project: Project) -> None:
@@ -36,57 +36,57 @@ def test_unknown_and_ambiguous_migration_names(project: Project) -> None:
     assert project.snapshot() == before
 
 
-def test_bad_settings_module(project: Project) -> None:
-    assert_error(project.run("migrate", "--settings", "no_such_settings"), "Cannot import settings module 'no_such_settings'")
+def test_bad_settings_module(sqlite_project: Project) -> None:
+    assert_error(sqlite_project.run("migrate", "--settings", "no_such_settings"), "Cannot import settings module 'no_such_settings'")
     assert_error(
-        project.run("showmigrations", env={"MANAGE_SETTINGS_MODULE": "nope.settings"}),
+        sqlite_project.run("showmigrations", env={"MANAGE_SETTINGS_MODULE": "nope.settings"}),
         "Cannot import settings module 'nope.settings'",
     )
-    project.file("broken_settings.py").write_text("INSTALLED_APPS = [\n")
-    assert_error(project.run("migrate", "--settings=broken_settings"), "broken_settings.py, line 1")
-    project.file("bad_apps.py").write_text('INSTALLED_APPS = ["apps.missing"]\n')
-    assert_error(project.run("migrate", "--settings=bad_apps"), "'apps.missing', which is not an importable package")
+    sqlite_project.file("broken_settings.py").write_text("INSTALLED_APPS = [\n")
+    assert_error(sqlite_project.run("migrate", "--settings=broken_settings"), "broken_settings.py, line 1")
+    sqlite_project.file("bad_apps.py").write_text('INSTALLED_APPS = ["apps.missing"]\n')
+    assert_error(sqlite_project.run("migrate", "--settings=bad_apps"), "'apps.missing', which is not an importable package")
 
 
-def test_model_module_that_fails_to_import(project: Project) -> None:
-    project.append("apps/pets/models.py", "\nundefined_name\n")
-    before = project.snapshot()
+def test_model_module_that_fails_to_import(sqlite_project: Project) -> None:
+    sqlite_project.append("apps/pets/models.py", "\nundefined_name\n")
+    before = sqlite_project.snapshot()
     assert_error(
-        project.run("makemigrations"),
+        sqlite_project.run("makemigrations"),
         "Cannot import the models of app 'pets' (apps/pets/models.py, line",
         "NameError",
     )
-    assert project.snapshot() == before
+    assert sqlite_project.snapshot() == before
 
 
-def test_migration_file_that_fails_to_import(project: Project) -> None:
-    project.file("apps/pets/migrations/0002_broken.py").write_text("revision = 'pets_0002'\nimport nonexistent_module\n")
-    before = project.snapshot()
+def test_migration_file_that_fails_to_import(sqlite_project: Project) -> None:
+    sqlite_project.file("apps/pets/migrations/0002_broken.py").write_text("revision = 'pets_0002'\nimport nonexistent_module\n")
+    before = sqlite_project.snapshot()
     for command in ("migrate", "showmigrations", "makemigrations"):
         assert_error(
-            project.run(command),
+            sqlite_project.run(command),
             "Cannot load migration file (apps/pets/migrations/0002_broken.py, line 2)",
             "nonexistent_module",
         )
-    assert project.snapshot() == before
+    assert sqlite_project.snapshot() == before
 
 
-def test_malformed_database_url(project: Project) -> None:
-    before = project.snapshot()
-    result = project.run("migrate", env={"DATABASE_URL": "postgres//user:hunter22@localhost/db"})
+def test_malformed_database_url(sqlite_project: Project) -> None:
+    before = sqlite_project.snapshot()
+    result = sqlite_project.run("migrate", env={"DATABASE_URL": "postgres//user:hunter22@localhost/db"})
     assert_error(result, "DATABASE_URL is not a valid database URL")
     assert "hunter22" not in result.stderr + result.stdout
-    result = project.run("migrate", env={"DATABASE_URL": "nosuchdb://user:hunter22@localhost/db"})
+    result = sqlite_project.run("migrate", env={"DATABASE_URL": "nosuchdb://user:hunter22@localhost/db"})
     assert_error(result, "unknown database or driver 'nosuchdb'", "user:***@localhost")
     assert "hunter22" not in result.stderr + result.stdout
-    assert project.snapshot() == before
+    assert sqlite_project.snapshot() == before
 
 
-def test_unreachable_database_masks_the_password(project: Project) -> None:
-    result = project.run("migrate", env={"DATABASE_URL": "postgresql://app:hunter22@127.0.0.1:1/app"})
+def test_unreachable_database_masks_the_password(sqlite_project: Project) -> None:
+    result = sqlite_project.run("migrate", env={"DATABASE_URL": "postgresql://app:hunter22@127.0.0.1:1/app"})
     assert_error(result, "Cannot connect to the database at postgresql://app:***@127.0.0.1:1/app")
     assert "hunter22" not in result.stderr + result.stdout
-    result = project.run("showmigrations", env={"DATABASE_URL": f"sqlite:///{project.path}/no/such/dir/db.sqlite3"})
+    result = sqlite_project.run("showmigrations", env={"DATABASE_URL": f"sqlite:///{sqlite_project.path}/no/such/dir/db.sqlite3"})
     assert_error(result, "Cannot connect to the database at sqlite:///", "unable to open database file")
 
 
@@ -111,27 +111,27 @@ def test_makemigrations_on_a_database_behind_its_migrations(project: Project) ->
     assert project.snapshot() == before
 
 
-def test_empty_without_an_app(project: Project) -> None:
-    before = project.snapshot()
-    assert_error(project.run("makemigrations", "--empty"), "You must supply at least one app label when using --empty", code=2)
-    assert project.snapshot() == before
+def test_empty_without_an_app(sqlite_project: Project) -> None:
+    before = sqlite_project.snapshot()
+    assert_error(sqlite_project.run("makemigrations", "--empty"), "You must supply at least one app label when using --empty", code=2)
+    assert sqlite_project.snapshot() == before
 
 
-def test_invalid_migration_name(project: Project) -> None:
-    assert_error(project.run("makemigrations", "--empty", "pets", "-n", "not a name"), "valid Python identifier", code=2)
+def test_invalid_migration_name(sqlite_project: Project) -> None:
+    assert_error(sqlite_project.run("makemigrations", "--empty", "pets", "-n", "not a name"), "valid Python identifier", code=2)
 
 
-def test_app_without_migrations(project: Project) -> None:
-    project.file("apps/extra").mkdir()
-    project.file("apps/extra/__init__.py").write_text("")
-    settings = project.file("settings.py")
+def test_app_without_migrations(sqlite_project: Project) -> None:
+    sqlite_project.file("apps/extra").mkdir()
+    sqlite_project.file("apps/extra/__init__.py").write_text("")
+    settings = sqlite_project.file("settings.py")
     settings.write_text(settings.read_text().replace('"apps.pets",', '"apps.pets",\n    "apps.extra",'))
-    assert_error(project.run("migrate", "extra"), "App 'extra' does not have migrations")
+    assert_error(sqlite_project.run("migrate", "extra"), "App 'extra' does not have migrations")
 
 
-def test_traceback_on_request(project: Project) -> None:
+def test_traceback_on_request(sqlite_project: Project) -> None:
     for flag in ("--traceback", "-v3"):
-        result = project.run("migrate", "nope", flag)
+        result = sqlite_project.run("migrate", "nope", flag)
         assert result.returncode == 2
         assert "Traceback (most recent call last)" in result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith("Error: App 'nope' could not be found")

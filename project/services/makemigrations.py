@@ -136,13 +136,14 @@ class _Planner:
         self.ignored: list[str] = []
 
     def configure_options(self, dialect: str) -> dict[str, Any]:
+        from project.compare import compare_server_default
         from project.db import metadata
 
         return {
             "target_metadata": metadata,
             "include_object": self.include_object,
             "compare_type": True,
-            "compare_server_default": True,
+            "compare_server_default": compare_server_default,
             # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.
             "render_as_batch": dialect == "sqlite",
         }
@@ -167,7 +168,7 @@ class _Planner:
         """Replace Alembic's one script by one per changed app, ordered by dependency."""
         from alembic.operations import ops
 
-        from project.autogen import split_by_app
+        from project.autogen import split_by_app, without_drops_of_dropped_tables
 
         generated = directives[0]
         groups = split_by_app(generated.upgrade_ops.ops, self.owner_of)
@@ -181,23 +182,25 @@ class _Planner:
         new_revisions: dict[str, str] = {}
         by_label = {app.label: app for app in self.workspace.apps}
         for label in labels:
-            new = self._plan(
-                by_label[label], groups[label], dependencies[label], new_revisions, taken
-            )
+            # The reverse is computed before pruning, so it still re-creates what upgrade drops.
+            downgrade = ops.UpgradeOps(ops=groups[label]).reverse()
+            downgrade.ops = without_drops_of_dropped_tables(downgrade.ops)
+            upgrade = ops.UpgradeOps(ops=without_drops_of_dropped_tables(groups[label]))
+            app = by_label[label]
+            new = self._plan(app, upgrade.ops, dependencies[label], new_revisions, taken)
             new_revisions[label] = new.revision
             self.planned.append(new)
-            upgrade = ops.UpgradeOps(ops=groups[label])
             leaf = self.history.leaf(label)
             scripts.append(
                 ops.MigrationScript(
                     new.revision,
                     upgrade,
-                    upgrade.reverse(),
+                    downgrade,
                     message=new.name,
                     imports=generated.imports,
                     head=f"{label}@head" if leaf else "base",
                     branch_label=None if leaf else label,
-                    version_path=str(by_label[label].migrations_dir),
+                    version_path=str(app.migrations_dir),
                     depends_on=new.depends_on or None,
                 )
             )
