@@ -6,6 +6,10 @@ Heavy modules (SQLAlchemy, Alembic, the models) are imported inside the commands
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -111,15 +115,42 @@ def migrate(
         )
         return planned
     quiet = runtime.verbosity == 0
-    return service.migrate(
-        runtime.settings,
-        app_label,
-        migration_name,
-        before_run=None if quiet else lambda p: output.render_migrate_heading(term, p),
-        progress=None
-        if quiet
-        else lambda event, step: output.render_migrate_progress(term, event, step),
-    )
+    with _stop_between_migrations(lambda: output.render_stopping(term)) as stop_requested:
+        return service.migrate(
+            runtime.settings,
+            app_label,
+            migration_name,
+            before_run=None if quiet else lambda p: output.render_migrate_heading(term, p),
+            progress=None
+            if quiet
+            else lambda event, step: output.render_migrate_progress(term, event, step),
+            on_lock_wait=lambda: output.render_lock_wait(term),
+            stop_requested=stop_requested,
+        )
+
+
+@contextmanager
+def _stop_between_migrations(on_first: Callable[[], None]) -> Iterator[Callable[[], bool]]:
+    """The first Ctrl+C or SIGTERM asks migrate to stop after the migration in progress;
+    a second one stops at once (KeyboardInterrupt)."""
+    requested = False
+
+    def handle(signum: int, frame: object) -> None:
+        nonlocal requested
+        if requested:
+            raise KeyboardInterrupt
+        requested = True
+        on_first()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # signals reach only the main thread
+        return
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def showmigrations(

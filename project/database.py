@@ -32,7 +32,6 @@ DRIVER_PACKAGES = {
     "pymysql": "PyMySQL",
     "psycopg2": "psycopg2-binary",
 }
-CONNECT_TIMEOUT_SECONDS = 10
 # user:password@ anywhere, also in a URL too broken to parse.
 _PASSWORD_IN_URL = re.compile(r"([^:/@\s]+):([^@\s/]+)@")
 
@@ -76,7 +75,9 @@ def create_engine(settings: Settings) -> Engine:
     url = database_url(settings)
     shown = mask_url(settings.database_url)
     try:
-        engine = sqlalchemy.create_engine(url, connect_args=_connect_args(url))
+        engine = sqlalchemy.create_engine(
+            url, connect_args=_connect_args(url, settings.connect_timeout)
+        )
     except NoSuchModuleError as exc:
         raise DatabaseError(
             f"DATABASE_URL names an unknown database or driver '{url.drivername}' ('{shown}')."
@@ -90,6 +91,8 @@ def create_engine(settings: Settings) -> Engine:
         raise DatabaseError(f"DATABASE_URL '{shown}' is not usable: {exc}.") from exc
     if url.get_backend_name() == "sqlite":
         _make_sqlite_transactional(engine, event)
+    if url.get_driver_name() == "pymysql":
+        event.listen(engine, "connect", _no_read_timeout_once_connected)
     return engine
 
 
@@ -109,11 +112,22 @@ def connect(engine: Engine, settings: Settings) -> Iterator[Connection]:
         yield connection
 
 
-def _connect_args(url: URL) -> dict[str, Any]:
+def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
     backend = url.get_backend_name()
-    if backend in ("postgresql", "mysql", "mariadb"):
-        return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    if backend == "postgresql":
+        return {
+            "connect_timeout": max(2, round(timeout))
+        }  # libpq's unit is whole seconds, at least 2
+    if backend in ("mysql", "mariadb"):
+        # PyMySQL's connect_timeout ends when TCP connects; a server that never sends its
+        # greeting would hang us, so reads time out too until the connection is up.
+        return {"connect_timeout": timeout, "read_timeout": timeout}
     return {}
+
+
+def _no_read_timeout_once_connected(dbapi_connection: Any, _record: Any) -> None:
+    """A migration may run one statement for hours; only connecting has a deadline."""
+    dbapi_connection._read_timeout = None  # PyMySQL applies it to the socket on each read
 
 
 def _make_sqlite_transactional(engine: Engine, event: Any) -> None:

@@ -33,7 +33,8 @@ class Terminal:
         self._stdout, self._stderr = stdout, stderr
         self._consoles: dict[str, Console] = {}
         self._secrets: set[str] = set()
-        self._line_open = False
+        self._open_line: str | None = None  # text of a line not ended yet ("  Applying x...")
+        self._broken_line: str | None = None  # such a line, cut by a message on a terminal
 
     def hide(self, secret: str | None) -> None:
         if secret and len(secret) >= MIN_SECRET_LENGTH:
@@ -45,19 +46,31 @@ class Terminal:
         return text
 
     def out(self, text: str = "", style: str | None = None, end: str = "\n") -> None:
+        if self._broken_line is not None:  # an error message cut the line: start it again
+            self._write(self._broken_line, None, "")
+            self._broken_line = None
+        self._write(text, style, end)
+        self._open_line = (
+            self._open_line if text.startswith(" ") and self._open_line else ""
+        ) + text
+        if end.endswith("\n"):
+            self._open_line = None
+
+    def err(self, text: str, style: str | None = None) -> None:
+        console = self._console("out")
+        if self._open_line is not None and console.is_terminal:  # same screen: don't glue lines
+            console.print()
+            self._broken_line, self._open_line = self._open_line, None
+        self._console("err").print(self.redact(text), style=style, markup=False, highlight=False)
+
+    def _write(self, text: str, style: str | None, end: str) -> None:
         self._console("out").print(
             self.redact(text), style=style, end=end, markup=False, highlight=False
         )
-        self._line_open = not end.endswith("\n")
-
-    def err(self, text: str, style: str | None = None) -> None:
-        if self._line_open:
-            self.out()
-        self._console("err").print(self.redact(text), style=style, markup=False, highlight=False)
 
     def close_line(self, text: str, style: str | None = None) -> None:
         """End a line left open by a progress message ("  Applying x..." + " FAILED")."""
-        if self._line_open:
+        if self._open_line is not None or self._broken_line is not None:
             self.out(text, style=style)
 
     def _console(self, stream: str) -> Console:
@@ -138,6 +151,19 @@ def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
         term.out(f"  {verb} {step.migration.key}...", end="")
     else:
         term.out(" OK", style=SUCCESS)
+
+
+def render_lock_wait(term: Terminal) -> None:
+    term.err(
+        "Another migrate is running on this database; waiting for it to finish...", style=WARNING
+    )
+
+
+def render_stopping(term: Terminal) -> None:
+    term.err(
+        "Stopping after the migration in progress (press Ctrl+C again to stop at once)...",
+        style=WARNING,
+    )
 
 
 def render_migrate_plan(term: Terminal, steps: list[tuple[Step, list[Change]]]) -> None:

@@ -30,6 +30,8 @@ class Settings:
     installed_apps: tuple[str, ...]
     database_url: str
     protect_unowned_tables: bool = True
+    connect_timeout: float = 10.0  # seconds to reach the database server
+    migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
 
 
 def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
@@ -59,6 +61,8 @@ def load_settings(
             env.get("DATABASE_URL") or getattr(module, "DATABASE_URL", DEFAULT_DATABASE_URL)
         ),
         protect_unowned_tables=_bool_setting(module, "PROTECT_UNOWNED_TABLES", True),
+        connect_timeout=_seconds_setting(module, "DATABASE_CONNECT_TIMEOUT", 10.0),
+        migrate_lock_timeout=_seconds_setting(module, "MIGRATE_LOCK_TIMEOUT", 600.0),
     )
 
 
@@ -99,3 +103,12 @@ def _bool_setting(module: ModuleType, name: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise SettingsError(f"{name} in '{module.__name__}' must be True or False, not {value!r}.")
     return value
+
+
+def _seconds_setting(module: ModuleType, name: str, default: float) -> float:
+    value = getattr(module, name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise SettingsError(
+            f"{name} in '{module.__name__}' must be a positive number of seconds, not {value!r}."
+        )
+    return float(value)

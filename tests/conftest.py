@@ -214,3 +214,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     passed = reporter.stats.get("passed", []) if reporter else []
     if session.testscollected == 0 or not passed:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def write_migration(project: Project, app: str, name: str, down: str, upgrade: str, downgrade: str = "pass") -> None:
+    """A hand-written migration file `apps/<app>/migrations/<name>.py`."""
+    body = "\n".join(f"    {line}" for line in upgrade.strip().splitlines())
+    undo = "\n".join(f"    {line}" for line in downgrade.strip().splitlines())
+    project.file(f"apps/{app}/migrations/{name}.py").write_text(
+        f'"""{app}.{name}"""\n\nimport os\nimport time\nfrom pathlib import Path\n\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f'revision = "{app}_{name}"\ndown_revision = "{down}"\nbranch_labels = None\ndepends_on = None\n\n\n'
+        f"def upgrade() -> None:\n{body}\n\n\ndef downgrade() -> None:\n{undo}\n"
+    )
+
+
+def with_settings(project: Project, **values: object) -> None:
+    """Append settings to the copy's settings.py."""
+    project.append("settings.py", "".join(f"\n{name} = {value!r}\n" for name, value in values.items()))

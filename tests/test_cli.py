@@ -18,7 +18,7 @@ def test_help_lists_every_command_grouped_by_app(sqlite_project: Project) -> Non
 def test_help_imports_no_sqlalchemy_alembic_or_models(sqlite_project: Project) -> None:
     code = (
         "import sys, json\n"
-        "from sqlite_project.cli import main\n"
+        "from project.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic', 'mako')"
         " or (m.startswith('apps.') and m.endswith('.models'))]\n"
@@ -55,7 +55,7 @@ def test_default_database_is_db_sqlite3_beside_manage_py(sqlite_project: Project
     elsewhere.mkdir()
     code = (
         "import os, sys; sys.path.insert(0, %r); os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
-        "from sqlite_project.management import call_command\n"
+        "from project.management import call_command\n"
         "call_command('migrate')\n" % str(sqlite_project.path)
     )
     import subprocess
@@ -69,8 +69,8 @@ def test_default_database_is_db_sqlite3_beside_manage_py(sqlite_project: Project
 def test_call_command_from_python(sqlite_project: Project) -> None:
     code = (
         "import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
-        "from sqlite_project.management import call_command\n"
-        "from sqlite_project.errors import ProjectError\n"
+        "from project.management import call_command\n"
+        "from project.errors import ProjectError\n"
         "plan = call_command('migrate')\n"
         "print([s.migration.key for s in plan.steps])\n"
         "call_command('migrate', 'pets', 'zero', verbosity=0)\n"

@@ -1,8 +1,13 @@
-"""migrate: apply or unapply migrations with Alembic, one transaction per migration."""
+"""migrate: apply or unapply migrations with Alembic, one transaction per migration.
+
+The run holds the database's migration lock (project.locking), reads the plan only once
+it has the lock, and stops between migrations when asked to (Ctrl+C, SIGTERM), so an
+interrupted run leaves a database the next run completes, on MariaDB too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +16,7 @@ from project.errors import ProjectError, UsageError
 from project.workspace import Workspace
 
 if TYPE_CHECKING:
-    from alembic.runtime.migration import MigrationContext, MigrationInfo
+    from alembic.runtime.migration import MigrationContext, RevisionStep
     from sqlalchemy import Connection
 
     from project.describe import Change
@@ -19,6 +24,10 @@ if TYPE_CHECKING:
     from project.settings import Settings
 
 ZERO = "zero"
+# Databases whose DDL rolls back with the transaction (SQLite through project.database).
+TRANSACTIONAL_DDL = {"postgresql", "sqlite"}
+DATABASE_NAMES = {"mysql": "MySQL/MariaDB", "mariadb": "MariaDB"}
+STATEMENT_SHOWN = 120  # characters of a failing SQL statement shown in an error
 
 
 @dataclass(frozen=True)
@@ -33,18 +42,23 @@ class Plan:
 
     summary: str  # e.g. "Apply all migrations: owners, pets"
     steps: list[Step]
+    forward: bool
     alembic_target: str
     dependants: list[Migration] = field(
         default_factory=list
     )  # other apps' migrations unapplied first
 
-    @property
-    def forward(self) -> bool:
-        return not self.steps or self.steps[0].forward
 
-
-# progress(event, step): event is "start" before a step runs and "done" after it committed.
+# progress(event, step): event is "start" before a step runs and "done" once it committed.
 Progress = Callable[[str, Step], None]
+
+
+class MigrationFailed(ProjectError):
+    pass
+
+
+class MigrationInterrupted(ProjectError):
+    exit_code = 130
 
 
 def plan_migrate(
@@ -62,109 +76,32 @@ def migrate(
     *,
     progress: Progress | None = None,
     before_run: Callable[[Plan], None] | None = None,
+    on_lock_wait: Callable[[], None] | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> Plan:
-    """Bring the database to the target; returns the plan that was carried out."""
+    """Bring the database to the target; returns the plan that was carried out.
+
+    `stop_requested` is asked before each migration: when it says yes, the run ends
+    cleanly after the migration in progress (MigrationInterrupted).
+    """
+    from project.locking import migration_lock
+
     workspace = Workspace(settings)
-    with workspace.connect() as connection:
+    if app_label is not None:
+        select_apps(workspace.apps, [app_label])  # bad input fails before any waiting
+    workspace.history  # noqa: B018 - and so does a migration file that cannot be imported
+    with (
+        migration_lock(workspace, settings.migrate_lock_timeout, on_lock_wait or (lambda: None)),
+        workspace.connect() as connection,
+    ):
         plan = _plan(workspace, connection, app_label, target)
         if before_run:
             before_run(plan)
         if plan.steps:
-            _run(workspace, connection, plan, progress or (lambda event, step: None))
+            _Runner(
+                workspace, connection, plan, progress or (lambda event, step: None), stop_requested
+            ).run()
     return plan
-
-
-def _plan(
-    workspace: Workspace, connection: Connection, app_label: str | None, target: str | None
-) -> Plan:
-    history = workspace.history
-    rows = workspace.version_rows(connection)
-    applied = history.applied(rows)
-    if app_label is None:
-        labels = ", ".join(app.label for app in workspace.apps if history.for_app(app.label))
-        return _upgrade(
-            history, rows, applied, "heads", f"Apply all migrations: {labels or '(none)'}"
-        )
-    app = select_apps(workspace.apps, [app_label])[0]
-    if not history.for_app(app.label):
-        raise UsageError(f"App '{app.label}' does not have migrations.")
-    if target is None:
-        return _upgrade(
-            history, rows, applied, f"{app.label}@head", f"Apply all migrations: {app.label}"
-        )
-    if target == ZERO:
-        return _downgrade(
-            history,
-            rows,
-            applied,
-            app.label,
-            f"{app.label}@base",
-            f"Unapply all migrations: {app.label}",
-        )
-    migration = history.find(app.label, target)
-    summary = f"Target specific migration: {migration.name}, from {app.label}"
-    if migration.revision in applied:
-        return _downgrade(history, rows, applied, app.label, migration.revision, summary)
-    return _upgrade(history, rows, applied, migration.revision, summary)
-
-
-# The plans walk the revisions as Alembic's upgrade and downgrade do, so they show what will run.
-def _upgrade(
-    history: History, rows: tuple[str, ...], applied: set[str], target: str, summary: str
-) -> Plan:
-    scripts = reversed(list(history.script.iterate_revisions(target, rows, implicit_base=True)))
-    steps = [
-        Step(history.by_revision[s.revision], True) for s in scripts if s.revision not in applied
-    ]
-    return Plan(summary, steps, target)
-
-
-def _downgrade(
-    history: History,
-    rows: tuple[str, ...],
-    applied: set[str],
-    label: str,
-    target: str,
-    summary: str,
-) -> Plan:
-    scripts = history.script.iterate_revisions(rows, target, select_for_downgrade=True)
-    steps = [Step(history.by_revision[s.revision], False) for s in scripts if s.revision in applied]
-    dependants = [step.migration for step in steps if step.migration.app_label != label]
-    return Plan(summary, steps, target, dependants)
-
-
-def _run(workspace: Workspace, connection: Connection, plan: Plan, progress: Progress) -> None:
-    from alembic import command
-
-    remaining = list(plan.steps)
-
-    def on_version_apply(
-        *, ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: Any
-    ) -> None:
-        migration = workspace.history.by_revision[step.up_revision_id or ""]
-        done = next(
-            (s for s in remaining if s.migration is migration), Step(migration, plan.forward)
-        )
-        remaining.remove(done) if done in remaining else None
-        progress("done", done)
-        if remaining:
-            progress("start", remaining[0])
-
-    options = {
-        "transaction_per_migration": True,
-        "on_version_apply": on_version_apply,
-        **_transactional_ddl(connection.dialect.name),
-    }
-    progress("start", remaining[0])
-    run = command.upgrade if plan.forward else command.downgrade
-    try:
-        workspace.run_alembic(connection, run, plan.alembic_target, configure_options=options)
-    except ProjectError:
-        raise
-    except Exception as exc:
-        failed = remaining[0].migration.key if remaining else "a migration"
-        verb = "Applying" if plan.forward else "Unapplying"
-        raise MigrationFailed(f"{verb} {failed} failed: {_reason(exc)}") from exc
 
 
 def step_changes(step: Step) -> list[Change]:
@@ -178,16 +115,182 @@ def step_changes(step: Step) -> list[Change]:
     )
 
 
-def _transactional_ddl(dialect: str) -> dict[str, Any]:
-    # Our SQLite engine emits BEGIN itself (project.database), so its DDL can roll back too.
-    return {"transactional_ddl": True} if dialect == "sqlite" else {}
+def _plan(
+    workspace: Workspace, connection: Connection, app_label: str | None, target: str | None
+) -> Plan:
+    history = workspace.history
+    rows = workspace.version_rows(connection)
+    applied = history.applied(rows)
+    if app_label is None:
+        labels = ", ".join(app.label for app in workspace.apps if history.for_app(app.label))
+        return _steps(history, rows, "heads", True, f"Apply all migrations: {labels or '(none)'}")
+    app = select_apps(workspace.apps, [app_label])[0]
+    if not history.for_app(app.label):
+        raise UsageError(f"App '{app.label}' does not have migrations.")
+    if target is None:
+        return _steps(
+            history, rows, f"{app.label}@head", True, f"Apply all migrations: {app.label}"
+        )
+    if target == ZERO:
+        plan = _steps(
+            history, rows, f"{app.label}@base", False, f"Unapply all migrations: {app.label}"
+        )
+    else:
+        migration = history.find(app.label, target)
+        summary = f"Target specific migration: {migration.name}, from {app.label}"
+        plan = _steps(history, rows, migration.revision, migration.revision not in applied, summary)
+    plan.dependants = [
+        step.migration for step in plan.steps if step.migration.app_label != app.label
+    ]
+    return plan
 
 
-def _reason(exc: Exception) -> str:
+def _steps(
+    history: History, rows: tuple[str, ...], target: str, forward: bool, summary: str
+) -> Plan:
+    steps = [
+        Step(history.by_revision[s.revision.revision], forward)
+        for s in _revision_steps(history, rows, target, forward)
+    ]
+    return Plan(summary, steps, forward, target)
+
+
+def _revision_steps(
+    history: History, rows: tuple[str, ...], target: str, forward: bool
+) -> list[RevisionStep]:
+    """Alembic's own list of steps (what `command.upgrade`/`downgrade` run), so plans are exact."""
+    from alembic.util import CommandError
+
+    try:
+        if forward:
+            return history.script._upgrade_revs(target, rows)  # type: ignore[arg-type]
+        return history.script._downgrade_revs(target, rows)  # type: ignore[arg-type]
+    except CommandError as exc:
+        raise ProjectError(f"Cannot plan the migration: {exc}") from exc
+
+
+class _Runner:
+    """One Alembic run whose steps we hand out one at a time (what `command.upgrade` does,
+    with a generator in place of its list), so we know when each has committed and can
+    stop between two."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        connection: Connection,
+        plan: Plan,
+        progress: Progress,
+        stop_requested: Callable[[], bool],
+    ) -> None:
+        self.workspace, self.connection, self.plan = workspace, connection, plan
+        self.progress, self.stop_requested = progress, stop_requested
+        self.current: Step | None = None
+        self.completed: Step | None = None
+        self.statements: list[str] = []  # SQL run so far by the current step
+
+    def run(self) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+        from sqlalchemy import event
+
+        config = self.workspace.config
+        config.attributes["connection"] = self.connection
+        config.attributes["configure_options"] = {
+            "transaction_per_migration": True,
+            # Our SQLite engine emits BEGIN itself (project.database), so its DDL can roll back.
+            **({"transactional_ddl": True} if self.connection.dialect.name == "sqlite" else {}),
+        }
+        event.listen(self.connection, "before_cursor_execute", self._record)
+        try:
+            with EnvironmentContext(
+                config,
+                self.workspace.script,
+                fn=self._steps,
+                destination_rev=self.plan.alembic_target,
+            ):
+                self.workspace.script.run_env()
+        except ProjectError:
+            raise
+        except KeyboardInterrupt as exc:  # a second Ctrl+C: stop now
+            raise MigrationInterrupted(self._failure("was interrupted", None)) from exc
+        except Exception as exc:
+            raise MigrationFailed(self._failure("failed", exc)) from exc
+        finally:
+            event.remove(self.connection, "before_cursor_execute", self._record)
+        self._finish_current()
+
+    def _steps(self, heads: tuple[str, ...], context: MigrationContext) -> Iterator[RevisionStep]:
+        """Alembic asks for the next step once the previous one has committed."""
+        for revision_step in _revision_steps(
+            self.workspace.history, heads, self.plan.alembic_target, self.plan.forward
+        ):
+            self._finish_current()
+            if self.stop_requested():
+                done = (
+                    f"stopped after {self.completed.migration.key}"
+                    if self.completed
+                    else "stopped before starting"
+                )
+                raise MigrationInterrupted(f"Interrupted: {done}. Run migrate again to continue.")
+            self.current = Step(
+                self.workspace.history.by_revision[revision_step.revision.revision],
+                self.plan.forward,
+            )
+            self.statements = []
+            self.progress("start", self.current)
+            yield revision_step
+
+    def _finish_current(self) -> None:
+        if self.current is not None:
+            self.progress("done", self.current)
+            self.completed, self.current = self.current, None
+
+    def _record(
+        self,
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        if (
+            not statement.lstrip()
+            .upper()
+            .startswith(("SELECT", "UPDATE ALEMBIC_VERSION", "INSERT INTO ALEMBIC_VERSION"))
+        ):
+            self.statements.append(" ".join(statement.split()))
+
+    def _failure(self, what: str, exc: Exception | None) -> str:
+        """One line: which migration, which statement, what the database said, what is left."""
+        step = self.current
+        if step is None:
+            return f"Migrate {what}: {_reason(exc)}" if exc else f"Migrate {what}."
+        verb = "Applying" if step.forward else "Unapplying"
+        statement = getattr(exc, "statement", None)
+        at = f" at `{_shorten(statement)}`" if statement else ""
+        message = f"{verb} {step.migration.key} {what}{at}" + (f": {_reason(exc)}" if exc else "")
+        if self.connection.dialect.name in TRANSACTIONAL_DDL:
+            return f"{message}. It was rolled back; the database is as it was before it."
+        earlier = [s for s in self.statements if s != " ".join((statement or "").split())]
+        before = self.completed.migration.key if self.completed else "the migrations before it"
+        kept = (
+            f" These statements of it stayed applied: {'; '.join(map(_shorten, earlier))}."
+            if earlier
+            else ""
+        )
+        database = DATABASE_NAMES.get(self.connection.dialect.name, self.connection.dialect.name)
+        return (
+            f"{message}. {database} cannot roll back DDL.{kept} The version table still "
+            f"records {before}; undo those by hand (or make the migration skip them), then migrate again."
+        )
+
+
+def _shorten(statement: str) -> str:
+    text = " ".join(statement.split())
+    return text if len(text) <= STATEMENT_SHOWN else text[: STATEMENT_SHOWN - 1] + "…"
+
+
+def _reason(exc: Exception | None) -> str:
     original = getattr(exc, "orig", None)
     text = str(original if original is not None else exc).strip().splitlines()
     return f"{type(original or exc).__name__}: {text[0] if text else ''}"
-
-
-class MigrationFailed(ProjectError):
-    pass
