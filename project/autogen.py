@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from alembic.operations import ops
+from sqlalchemy import Table
 
 from project.describe import flatten, table_of
 
@@ -17,12 +18,19 @@ VERSION_COLUMN_LENGTH = 32  # Alembic's version_num is VARCHAR(32)
 
 
 def split_by_app(
-    operations: Iterable[ops.MigrateOperation], owner_of: Callable[[str], str | None]
+    operations: Iterable[ops.MigrateOperation],
+    owner_of: Callable[[str], str | None],
+    model_tables: Iterable[Table] = (),
 ) -> dict[str | None, list[ops.MigrateOperation]]:
-    """Group top-level operations by the app that owns their table, keeping their order."""
+    """Group top-level operations by the app that owns their table, keeping their order.
+
+    A database-wide type (a PostgreSQL enum) goes with the table whose column uses it.
+    """
+    operations = list(operations)
+    enum_tables = _enum_tables(operations, model_tables)
     groups: dict[str | None, list[ops.MigrateOperation]] = {}
     for op in operations:
-        table = table_of(op)
+        table = table_of(op) or _table_of_type(op, enum_tables)
         groups.setdefault(owner_of(table) if table else None, []).append(op)
     return groups
 
@@ -57,6 +65,35 @@ def migration_number(previous_name: str | None, count: int) -> int:
     if previous_name and previous_name[:4].isdigit():
         return int(previous_name[:4]) + 1
     return count + 1
+
+
+def _enum_tables(
+    operations: list[ops.MigrateOperation], model_tables: Iterable[Table]
+) -> dict[str, str]:
+    """{enum type name: a table with a column of it}, from the models and from dropped tables."""
+    from sqlalchemy import Column, Enum
+
+    tables: list[tuple[str, Iterable[Any]]] = [(t.name, t.columns) for t in model_tables]
+    tables += [
+        (op.table_name, op._reverse.columns)
+        for op in operations
+        if isinstance(op, ops.DropTableOp) and op._reverse
+    ]
+    found: dict[str, str] = {}
+    for name, columns in tables:
+        for column in columns:
+            if isinstance(column, Column) and isinstance(column.type, Enum) and column.type.name:
+                found.setdefault(column.type.name, name)
+    return found
+
+
+def _table_of_type(op: ops.MigrateOperation, enum_tables: dict[str, str]) -> str | None:
+    """alembic-postgresql-enum's operations name their enum and, when altering, its columns."""
+    affected = getattr(op, "affected_columns", None)
+    if affected:
+        return str(affected[0].table_name)
+    name = getattr(op, "name", None)
+    return enum_tables.get(name) if isinstance(name, str) else None
 
 
 def _fk_targets(item: Any) -> set[str]:

@@ -9,6 +9,7 @@ they say the same thing; anything else is left to Alembic, so real changes are f
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _SYNONYMS = {
@@ -60,7 +61,7 @@ def compare_server_default(
         return None
     reflected = _as_literal(normalize_default(inspected_default))
     model = _as_literal(normalize_default(rendered_metadata_default))
-    return False if reflected == model else None
+    return False if reflected == model or _same_number(reflected, model) else None
 
 
 def _as_literal(value: str | None) -> str | None:
@@ -70,6 +71,14 @@ def _as_literal(value: str | None) -> str | None:
         if re.fullmatch(r"-?\d+(\.\d+)?", inner):
             return inner
     return value
+
+
+def _same_number(a: str | None, b: str | None) -> bool:
+    """0 and 0.00 (MariaDB reports a NUMERIC default at the column's scale)."""
+    try:
+        return a is not None and b is not None and Decimal(a) == Decimal(b)
+    except InvalidOperation:
+        return False
 
 
 def _wraps_all(value: str) -> bool:
@@ -83,3 +92,17 @@ def _wraps_all(value: str) -> bool:
         if depth == 0 and index < len(value) - 1:
             return False
     return True
+
+
+def load_dialect_plugins(dialect: str) -> None:
+    """Register what a dialect needs beyond Alembic, before comparing or migrating.
+
+    PostgreSQL: alembic-postgresql-enum (the `postgresql` extra) creates, alters and drops
+    native enum types, which Alembic alone does not. Imported only for PostgreSQL: it
+    registers itself globally and would warn on every other database.
+    """
+    if dialect == "postgresql":
+        try:
+            import alembic_postgresql_enum  # noqa: F401
+        except ImportError:
+            pass

@@ -97,7 +97,7 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
             "+",
             f"Create {kind} {name} on {table}",
             table,
-            f"{short}_{kind.split()[-1]}",
+            f"{short}_{_CONSTRAINT_FRAGMENTS.get(kind, 'constraint')}",
         )
     if isinstance(op, ops.DropConstraintOp):
         kind = _CONSTRAINT_KINDS.get(op.constraint_type or "", "constraint")
@@ -105,12 +105,18 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
             "-",
             f"Drop {kind} {op.constraint_name} from {table}",
             table,
-            f"remove_{short}_{kind.split()[-1]}",
+            f"remove_{short}_{_CONSTRAINT_FRAGMENTS.get(kind, 'constraint')}",
         )
     if isinstance(op, ops.RenameTableOp):
         return Change("~", f"Rename table {table} to {op.new_table_name}", table, f"rename_{short}")
     if isinstance(op, (ops.CreateTableCommentOp, ops.DropTableCommentOp)):
         return Change("~", f"Alter comment of table {table}", table, f"alter_{short}_comment")
+    if type(op).__name__ in _ENUM_OPERATIONS:  # alembic-postgresql-enum's, on PostgreSQL
+        glyph, verb = _ENUM_OPERATIONS[type(op).__name__]
+        name = getattr(op, "name", "?")
+        return Change(
+            glyph, f"{verb} enum type {name}", table, f"alter_{name}" if glyph == "~" else None
+        )
     if isinstance(op, ops.ExecuteSQLOp):
         return Change("s", "Run SQL", None, None)
     what = getattr(op, "call_name", None) or type(op).__name__
@@ -125,6 +131,13 @@ def table_of(op: ops.MigrateOperation) -> str | None:
     return str(name) if name is not None else None
 
 
+_ENUM_OPERATIONS = {
+    "CreateEnumOp": ("+", "Create"),
+    "DropEnumOp": ("-", "Drop"),
+    "SyncEnumValuesOp": ("~", "Alter values of"),
+    "AddEnumValuesOp": ("~", "Add values to"),
+}
+
 _CONSTRAINT_KINDS = {
     "foreignkey": "foreign key",
     "unique": "unique constraint",
@@ -132,6 +145,7 @@ _CONSTRAINT_KINDS = {
     "primary": "primary key",
     "primarykey": "primary key",
 }
+_CONSTRAINT_FRAGMENTS = {"foreign key": "fk", "unique constraint": "unique", "check constraint": "check"}
 
 
 def _describe_alter_column(op: ops.AlterColumnOp, table: str | None, short: str) -> Change:

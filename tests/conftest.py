@@ -228,6 +228,13 @@ def write_migration(project: Project, app: str, name: str, down: str, upgrade: s
     )
 
 
+def install_test_app(project: Project, name: str) -> None:
+    """Copy `tests/apps/<name>` into the project and add it to INSTALLED_APPS."""
+    shutil.copytree(REPO / "tests" / "apps" / name, project.file(f"apps/{name}"), ignore=shutil.ignore_patterns("__pycache__"))
+    settings = project.file("settings.py")
+    settings.write_text(settings.read_text().replace('"apps.pets",', f'"apps.pets",\n    "apps.{name}",'))
+
+
 def with_settings(project: Project, **values: object) -> None:
     """Append settings to the copy's settings.py."""
     project.append("settings.py", "".join(f"\n{name} = {value!r}\n" for name, value in values.items()))

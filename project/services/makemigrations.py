@@ -68,11 +68,14 @@ def _autogenerate(
 ) -> MakeMigrationsResult:
     from alembic import command
 
+    from project.compare import load_dialect_plugins
+
     model_owners = load_models(workspace.apps)
     history = workspace.history
     planner = _Planner(workspace, history, model_owners, selected, name, write)
     with workspace.connect() as connection:
         _require_up_to_date(history, workspace.version_rows(connection))
+        load_dialect_plugins(connection.dialect.name)
         scripts = workspace.run_alembic(
             connection,
             command.revision,
@@ -144,6 +147,12 @@ class _Planner:
             "include_object": self.include_object,
             "compare_type": True,
             "compare_server_default": compare_server_default,
+            # Alembic's opt-in comparison of check constraints by name; our naming convention
+            # names unnamed ones by a hash of their expression, so a changed expression is found.
+            "autogenerate_plugins": [
+                "alembic.autogenerate.*",
+                "alembic.ext.checkconstraint_byname",
+            ],
             # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.
             "render_as_batch": dialect == "sqlite",
         }
@@ -169,9 +178,10 @@ class _Planner:
         from alembic.operations import ops
 
         from project.autogen import split_by_app, without_drops_of_dropped_tables
+        from project.db import metadata
 
         generated = directives[0]
-        groups = split_by_app(generated.upgrade_ops.ops, self.owner_of)
+        groups = split_by_app(generated.upgrade_ops.ops, self.owner_of, metadata.tables.values())
         unowned = groups.pop(None, [])
         if unowned:  # drops of unowned tables, with PROTECT_UNOWNED_TABLES off
             first = self.selected[0].label

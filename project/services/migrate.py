@@ -192,6 +192,9 @@ class _Runner:
         from alembic.runtime.environment import EnvironmentContext
         from sqlalchemy import event
 
+        from project.compare import load_dialect_plugins
+
+        load_dialect_plugins(self.connection.dialect.name)
         config = self.workspace.config
         config.attributes["connection"] = self.connection
         config.attributes["configure_options"] = {
