@@ -27,15 +27,13 @@ class AppConfig:
     name: str  # dotted module path, e.g. "apps.pets"
     label: str  # last part of the path, e.g. "pets"; also the Alembic branch label
     path: Path  # the package folder
-
-    @property
-    def migrations_dir(self) -> Path:
-        return self.path / "migrations"
+    migrations_dir: Path  # apps/<label>/migrations, or its <dialect>/ folder (see settings)
 
 
 def get_app_configs(settings: Settings) -> list[AppConfig]:
     """Locate every installed app without importing its models."""
-    configs = [_locate(name) for name in settings.installed_apps]
+    subfolder = dialect_folder(settings.database_url) if settings.migrations_per_dialect else ""
+    configs = [_locate(name, subfolder) for name in settings.installed_apps]
     seen: dict[str, str] = {}
     for config in configs:
         if config.label in seen:
@@ -99,7 +97,21 @@ def _table_owners(
     return owners
 
 
-def _locate(name: str) -> AppConfig:
+def dialect_folder(database_url: str) -> str:
+    """The seed's layout: `migrations/{postgresql|mysql|sqlite}/`, MariaDB sharing mysql's."""
+    scheme = database_url.partition("://")[0].partition("+")[0].lower()
+    return _DIALECT_FOLDERS.get(scheme, scheme)
+
+
+_DIALECT_FOLDERS = {
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+
+
+def _locate(name: str, subfolder: str = "") -> AppConfig:
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
@@ -115,7 +127,10 @@ def _locate(name: str) -> AppConfig:
             f"App label '{label}' (from '{name}') must be a lower-case Python identifier "
             f"of at most {MAX_LABEL_LENGTH} characters."
         )
-    return AppConfig(name=name, label=label, path=Path(next(iter(spec.submodule_search_locations))))
+    path = Path(next(iter(spec.submodule_search_locations)))
+    return AppConfig(
+        name=name, label=label, path=path, migrations_dir=path / "migrations" / subfolder
+    )
 
 
 def _import_models(app: AppConfig) -> None:

@@ -145,7 +145,11 @@ _CONSTRAINT_KINDS = {
     "primary": "primary key",
     "primarykey": "primary key",
 }
-_CONSTRAINT_FRAGMENTS = {"foreign key": "fk", "unique constraint": "unique", "check constraint": "check"}
+_CONSTRAINT_FRAGMENTS = {
+    "foreign key": "fk",
+    "unique constraint": "unique",
+    "check constraint": "check",
+}
 
 
 def _describe_alter_column(op: ops.AlterColumnOp, table: str | None, short: str) -> Change:

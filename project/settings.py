@@ -30,6 +30,7 @@ class Settings:
     installed_apps: tuple[str, ...]
     database_url: str
     protect_unowned_tables: bool = True
+    migrations_per_dialect: bool = False  # apps/<app>/migrations/<dialect>/ instead of one history
     connect_timeout: float = 10.0  # seconds to reach the database server
     migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
 
@@ -61,6 +62,7 @@ def load_settings(
             env.get("DATABASE_URL") or getattr(module, "DATABASE_URL", DEFAULT_DATABASE_URL)
         ),
         protect_unowned_tables=_bool_setting(module, "PROTECT_UNOWNED_TABLES", True),
+        migrations_per_dialect=_bool_setting(module, "MIGRATIONS_PER_DIALECT", False),
         connect_timeout=_seconds_setting(module, "DATABASE_CONNECT_TIMEOUT", 10.0),
         migrate_lock_timeout=_seconds_setting(module, "MIGRATE_LOCK_TIMEOUT", 600.0),
     )

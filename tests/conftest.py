@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,6 +171,24 @@ def project(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Pro
     _copy_project(tmp_path / "site")
     url = _database_url_for(request, backend)
     return Project(tmp_path / "site", url, backend)
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], Project]:
+    """More copies of the example project, each on a fresh database of the backend asked for."""
+
+    def make(backend: str) -> Project:
+        root = tmp_path / f"site-{backend}-{uuid.uuid4().hex[:6]}"
+        _copy_project(root)
+        if backend == "sqlite":
+            return Project(root, f"sqlite:///{root / 'db.sqlite3'}")
+        server = request.getfixturevalue("database_servers").get(backend)
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        url = server.create_database(name)
+        request.addfinalizer(lambda: server.drop_database(name))
+        return Project(root, url, backend)
+
+    return make
 
 
 @pytest.fixture

@@ -118,3 +118,33 @@ def test_foreign_key_change_is_found(project: Project) -> None:
         f"- Drop foreign key {fk} from alltypes_samplechild",
         f"+ Create foreign key {fk} on alltypes_samplechild",
     )
+
+
+def test_changes_sqlite_cannot_alter_keep_the_data(project: Project) -> None:
+    """Dropping a column, changing a type, adding a constraint: batch mode on SQLite
+    (the table is re-created, rows copied), plain ALTER elsewhere."""
+    project.run("migrate", check=True)
+    project.execute(
+        "INSERT INTO owners_owner (name, email) VALUES ('Ann', 'ann@example.com')",
+        "INSERT INTO pets_pet (name, species, sex, owner_id) VALUES ('Rex', 'dog', 'm', 1)",
+    )
+    models = project.file("apps/pets/models.py")
+    source = models.read_text()
+    source = source.replace("    condition: Mapped[str | None] = mapped_column(String(50))\n", "")
+    source = source.replace("name: Mapped[str | None] = mapped_column(String(50))", "name: Mapped[str | None] = mapped_column(String(80))")
+    source = source.replace(
+        "class Pet(Model):\n",
+        'class Pet(Model):\n    __table_args__ = (CheckConstraint("length(species) > 0"),)\n\n',
+    )
+    models.write_text(source.replace("from sqlalchemy import Date,", "from sqlalchemy import CheckConstraint, Date,"))
+    out = project.run("makemigrations", check=True).stdout
+    assert "    - Drop column condition from pets_pet\n" in out
+    assert "    ~ Alter column name of pets_pet (type)\n" in out
+    assert "    + Create check constraint ck_pets_pet_" in out
+    migration = next(project.file("apps/pets/migrations").glob("0002_*.py")).read_text()
+    assert ('with op.batch_alter_table("pets_pet"' in migration) == (project.backend == "sqlite")
+    project.run("migrate", check=True)
+    assert project.execute("SELECT name, species, sex, owner_id FROM pets_pet") == [("Rex", "dog", "m", 1)]
+    assert project.run("makemigrations", "--check").returncode == 0
+    project.run("migrate", "pets", "0001", check=True)  # and back, keeping the row
+    assert project.execute("SELECT name, species FROM pets_pet") == [("Rex", "dog")]

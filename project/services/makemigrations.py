@@ -141,6 +141,7 @@ class _Planner:
     def configure_options(self, dialect: str) -> dict[str, Any]:
         from project.compare import compare_server_default
         from project.db import metadata
+        from project.render import render_item
 
         return {
             "target_metadata": metadata,
@@ -155,6 +156,7 @@ class _Planner:
             ],
             # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.
             "render_as_batch": dialect == "sqlite",
+            "render_item": render_item,
         }
 
     def owner_of(self, table: str) -> str | None:
