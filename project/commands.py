@@ -45,7 +45,7 @@ def global_options(
     runtime.verbosity = verbosity
     runtime.traceback = traceback or verbosity >= 3
     runtime.terminal.no_color = no_color
-    output.configure_logging(verbosity)
+    output.configure_logging(runtime.terminal, verbosity)
 
 
 def makemigrations(

@@ -6,7 +6,6 @@ Every line passes through `redact`, so a database password never reaches the scr
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TextIO
 
@@ -89,14 +88,24 @@ class Terminal:
         return self._consoles[stream]
 
 
-def configure_logging(verbosity: int) -> None:
-    """Alembic's own log lines (which migration runs, which DDL mode) at verbosity 3."""
+def configure_logging(term: Terminal, verbosity: int) -> None:
+    """Alembic's own log lines (which migration runs, which DDL mode) at verbosity 3,
+    through the terminal's redaction like everything else."""
     if verbosity >= 3:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _TerminalHandler(term)
         handler.setFormatter(logging.Formatter("%(levelname)s [%(name)s] %(message)s"))
         logger = logging.getLogger("alembic")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+class _TerminalHandler(logging.Handler):
+    def __init__(self, term: Terminal) -> None:
+        super().__init__()
+        self.term = term
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.term.err(self.format(record))
 
 
 # makemigrations

@@ -181,3 +181,22 @@ def test_tables_views_and_schemas_not_ours_are_never_dropped(project: Project) -
     out = project.run("makemigrations", "-v", "2", check=True).stdout
     assert "(PROTECT_UNOWNED_TABLES is on): legacy_data" in out
     assert "legacy_data" in project.tables()
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "mysql", "mariadb"])
+def test_url_schemes_choose_the_driver(make_project, scheme: str) -> None:  # type: ignore[no-untyped-def]
+    project = make_project("postgresql" if scheme.startswith("postgres") else "mariadb")
+    url = project.database_url.replace(project.database_url.partition("://")[0], scheme, 1)
+    result = project.run("migrate", "-v", "3", env={"DATABASE_URL": url}, check=True)
+    assert "Applying pets.0001_initial... OK" in result.stdout
+    assert "INFO [alembic.runtime.migration]" in result.stderr  # logs, and no password in them
+
+
+def test_no_password_in_generated_files(make_project) -> None:  # type: ignore[no-untyped-def]
+    project = make_project("postgresql")
+    project.run("migrate", check=True)
+    project.append("apps/pets/models.py", "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n")
+    project.run("makemigrations", "-v", "3", check=True)
+    assert project.password
+    for path in project.path.rglob("*.py"):
+        assert project.password not in path.read_text(), path
