@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-
 import servers
+import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("sqlite", "postgresql", "mariadb")
@@ -54,6 +53,7 @@ class Project:
     def run(self, *args: str, env: dict[str, str] | None = None, check: bool = False) -> Result:
         completed = subprocess.run(
             [sys.executable, "manage.py", *args],
+            check=False,
             cwd=self.path,
             env={**self.env, **(env or {})},
             capture_output=True,
@@ -69,7 +69,13 @@ class Project:
 
     def python(self, code: str) -> Result:
         completed = subprocess.run(
-            [sys.executable, "-c", code], cwd=self.path, env=self.env, capture_output=True, text=True, timeout=300
+            [sys.executable, "-c", code],
+            check=False,
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         return Result(completed.returncode, completed.stdout, completed.stderr)
 
@@ -155,7 +161,9 @@ def _copy_project(root: Path) -> None:
     for name in PROJECT_FILES:
         source = REPO / name
         if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+            shutil.copytree(
+                source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3")
+            )
         else:
             shutil.copy2(source, root / name)
 
@@ -234,7 +242,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def write_migration(project: Project, app: str, name: str, down: str, upgrade: str, downgrade: str = "pass") -> None:
+def write_migration(
+    project: Project, app: str, name: str, down: str, upgrade: str, downgrade: str = "pass"
+) -> None:
     """A hand-written migration file `apps/<app>/migrations/<name>.py`."""
     body = "\n".join(f"    {line}" for line in upgrade.strip().splitlines())
     undo = "\n".join(f"    {line}" for line in downgrade.strip().splitlines())
@@ -248,11 +258,19 @@ def write_migration(project: Project, app: str, name: str, down: str, upgrade: s
 
 def install_test_app(project: Project, name: str) -> None:
     """Copy `tests/apps/<name>` into the project and add it to INSTALLED_APPS."""
-    shutil.copytree(REPO / "tests" / "apps" / name, project.file(f"apps/{name}"), ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "tests" / "apps" / name,
+        project.file(f"apps/{name}"),
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     settings = project.file("settings.py")
-    settings.write_text(settings.read_text().replace('"apps.pets",', f'"apps.pets",\n    "apps.{name}",'))
+    settings.write_text(
+        settings.read_text().replace('"apps.pets",', f'"apps.pets",\n    "apps.{name}",')
+    )
 
 
 def with_settings(project: Project, **values: object) -> None:
     """Append settings to the copy's settings.py."""
-    project.append("settings.py", "".join(f"\n{name} = {value!r}\n" for name, value in values.items()))
+    project.append(
+        "settings.py", "".join(f"\n{name} = {value!r}\n" for name, value in values.items())
+    )

@@ -36,7 +36,9 @@ class Server:
 
     def __init__(self, admin_url: str) -> None:
         self.admin_url = sa.engine.make_url(admin_url)
-        self.engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        self.engine = sa.create_engine(
+            self.admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
 
     @property
     def password(self) -> str | None:
@@ -71,7 +73,10 @@ class PostgreSQL(Server):
     def stop(self) -> None:
         super().stop()
         if self.data_dir is not None:
-            _run_as("postgres", [str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"])
+            _run_as(
+                "postgres",
+                [str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"],
+            )
 
 
 class MariaDB(Server):
@@ -103,15 +108,39 @@ def postgresql(workdir: Path) -> PostgreSQL:
     _give_to("postgres", workdir, password_file)
     _run_as(
         "postgres",
-        [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--no-sync",
-         "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={password_file}"],
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            f"--pwfile={password_file}",
+        ],
     )
     port = _free_port()
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -k {workdir} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
-    _run_as("postgres", [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(workdir / "log"), "-o", options, "-w", "start"])
+    _run_as(
+        "postgres",
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(workdir / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        ],
+    )
     return PostgreSQL(f"postgresql+psycopg://postgres:{password}@127.0.0.1:{port}/postgres", data)
 
 
@@ -124,24 +153,48 @@ def mariadb(workdir: Path) -> MariaDB:
     user = ["--user=mysql"] if os.geteuid() == 0 else []
     _give_to("mysql", workdir)
     subprocess.run(
-        ["mariadb-install-db", "--no-defaults", *user, f"--datadir={data}", "--auth-root-authentication-method=normal",
-         "--skip-test-db"],
-        check=True, capture_output=True,
+        [
+            "mariadb-install-db",
+            "--no-defaults",
+            *user,
+            f"--datadir={data}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
     )
     port, socket_path = _free_port(), workdir / "mysqld.sock"
     process = subprocess.Popen(
-        [str(MARIADB_SERVER), "--no-defaults", *user, f"--datadir={data}", "--bind-address=127.0.0.1", f"--port={port}",
-         f"--socket={socket_path}", f"--pid-file={workdir / 'mysqld.pid'}", "--skip-name-resolve", "--skip-log-bin",
-         "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=64M", "--max-connections=200",
-         f"--log-error={workdir / 'error.log'}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(MARIADB_SERVER),
+            "--no-defaults",
+            *user,
+            f"--datadir={data}",
+            "--bind-address=127.0.0.1",
+            f"--port={port}",
+            f"--socket={socket_path}",
+            f"--pid-file={workdir / 'mysqld.pid'}",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-buffer-pool-size=64M",
+            "--max-connections=200",
+            f"--log-error={workdir / 'error.log'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    root = sa.create_engine(f"mysql+pymysql://root@localhost/?unix_socket={socket_path}", poolclass=sa.pool.NullPool)
+    root = sa.create_engine(
+        f"mysql+pymysql://root@localhost/?unix_socket={socket_path}", poolclass=sa.pool.NullPool
+    )
     _wait_for(root, process)
     password = secrets.token_hex(12)
     with root.begin() as connection:
         connection.exec_driver_sql(f"CREATE USER 'tester'@'127.0.0.1' IDENTIFIED BY '{password}'")
-        connection.exec_driver_sql("GRANT ALL PRIVILEGES ON *.* TO 'tester'@'127.0.0.1' WITH GRANT OPTION")
+        connection.exec_driver_sql(
+            "GRANT ALL PRIVILEGES ON *.* TO 'tester'@'127.0.0.1' WITH GRANT OPTION"
+        )
     root.dispose()
     return MariaDB(f"mysql+pymysql://tester:{password}@127.0.0.1:{port}/mysql", process)
 
@@ -150,10 +203,12 @@ def _install_if_missing(binary: Path, package: str) -> None:
     if binary.exists():
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise ServerError(f"{binary} is missing: install the Debian package {package}, or point the tests at a server")
+        raise ServerError(
+            f"{binary} is missing: install the Debian package {package}, or point the tests at a server"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+    if subprocess.run(install, check=False, env=env, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
         subprocess.run(install, env=env, check=True, capture_output=True)
 
@@ -166,7 +221,7 @@ def _give_to(user: str, *paths: Path) -> None:
 
 def _run_as(user: str, command: list[str]) -> None:
     prefix = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
-    result = subprocess.run(prefix + command, capture_output=True, text=True)
+    result = subprocess.run(prefix + command, check=False, capture_output=True, text=True)
     if result.returncode != 0:
         raise ServerError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
 

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from conftest import REPO
 
-UPPER_LAYERS = {"project.cli", "project.management", "project.commands", "project.runtime", "project.output"}
+UPPER_LAYERS = {
+    "project.cli",
+    "project.management",
+    "project.commands",
+    "project.runtime",
+    "project.output",
+}
 
 
 def _imports(path: Path) -> list[tuple[str, bool]]:
@@ -26,7 +32,9 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
             found += [(alias.name, id(node) in typing_only) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             if node.module == "project":
-                found += [(f"project.{alias.name}", id(node) in typing_only) for alias in node.names]
+                found += [
+                    (f"project.{alias.name}", id(node) in typing_only) for alias in node.names
+                ]
             else:
                 found.append((node.module, id(node) in typing_only))
     return found
@@ -40,7 +48,9 @@ FRAMEWORK = {_module(p): _imports(p) for p in sorted((REPO / "project").rglob("*
 
 
 def test_nothing_imports_cli() -> None:
-    assert [m for m, imports in FRAMEWORK.items() if any(i == "project.cli" for i, _ in imports)] == []
+    assert [
+        m for m, imports in FRAMEWORK.items() if any(i == "project.cli" for i, _ in imports)
+    ] == []
 
 
 def test_lower_layers_do_not_import_upper_ones() -> None:
@@ -54,7 +64,9 @@ def test_lower_layers_do_not_import_upper_ones() -> None:
 
 def test_errors_and_output_are_leaves() -> None:
     assert [i for i, _ in FRAMEWORK["project.errors"] if i.startswith("project")] == []
-    runtime_imports = [i for i, typing in FRAMEWORK["project.output"] if i.startswith("project") and not typing]
+    runtime_imports = [
+        i for i, typing in FRAMEWORK["project.output"] if i.startswith("project") and not typing
+    ]
     assert runtime_imports == ["project.tracebacks"]
 
 

@@ -12,7 +12,9 @@ def test_help_lists_every_command_grouped_by_app(sqlite_project: Project) -> Non
     for command in ("makemigrations", "migrate", "showmigrations", "importpets"):
         assert command in out
     assert "App 'pets'" in out
-    assert sqlite_project.run(env={"COLUMNS": "120"}).stdout.strip() == out.strip()  # no arguments: the same help
+    assert (
+        sqlite_project.run(env={"COLUMNS": "120"}).stdout.strip() == out.strip()
+    )  # no arguments: the same help
 
 
 def test_help_imports_no_sqlalchemy_alembic_or_models(sqlite_project: Project) -> None:
@@ -24,7 +26,9 @@ def test_help_imports_no_sqlalchemy_alembic_or_models(sqlite_project: Project) -
         " or (m.startswith('apps.') and m.endswith('.models'))]\n"
         "sys.stderr.write(json.dumps(heavy))\n"
     )
-    result = sqlite_project.python(f"import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n{code}")
+    result = sqlite_project.python(
+        f"import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n{code}"
+    )
     assert result.returncode == 0, str(result)
     assert json.loads(result.stderr) == []
 
@@ -34,7 +38,9 @@ def test_global_options_before_or_after_the_command(sqlite_project: Project) -> 
     after = sqlite_project.run("showmigrations", "--settings=other_settings", check=True).stdout
     before = sqlite_project.run("--settings", "other_settings", "showmigrations", check=True).stdout
     assert after == before == "owners\n [ ] 0001_initial\n"
-    by_env = sqlite_project.run("showmigrations", env={"MANAGE_SETTINGS_MODULE": "other_settings"}, check=True)
+    by_env = sqlite_project.run(
+        "showmigrations", env={"MANAGE_SETTINGS_MODULE": "other_settings"}, check=True
+    )
     assert by_env.stdout == after
     assert sqlite_project.run("migrate", "-v", "0", check=True).stdout == ""
     assert sqlite_project.versions() == {"pets_0001_initial"}
@@ -54,14 +60,22 @@ def test_default_database_is_db_sqlite3_beside_manage_py(sqlite_project: Project
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code = (
-        "import os, sys; sys.path.insert(0, %r); os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
+        f"import os, sys; sys.path.insert(0, {str(sqlite_project.path)!r}); "
+        "os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
         "from project.management import call_command\n"
-        "call_command('migrate')\n" % str(sqlite_project.path)
+        "call_command('migrate')\n"
     )
     import subprocess
     import sys
 
-    completed = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=sqlite_project.env, capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=elsewhere,
+        env=sqlite_project.env,
+        capture_output=True,
+        text=True,
+    )
     assert completed.returncode == 0, completed.stderr
     assert (sqlite_project.path / "db.sqlite3").exists() and not (elsewhere / "db.sqlite3").exists()
 
@@ -93,21 +107,42 @@ def test_call_command_from_python(sqlite_project: Project) -> None:
 
 def test_app_command_imports_pets(sqlite_project: Project) -> None:
     sqlite_project.run("migrate", check=True)
-    sqlite_project.execute("INSERT INTO owners_owner (name, email) VALUES ('Ann', 'ann@example.com')")
+    sqlite_project.execute(
+        "INSERT INTO owners_owner (name, email) VALUES ('Ann', 'ann@example.com')"
+    )
     csv_file = sqlite_project.path / "pets.csv"
     csv_file.write_text(
         "name,species,birthdate,sex,condition,owner_email\n"
         "Rex,dog,2020-01-02,m,good,ann@example.com\nTom,cat,,f,,ann@example.com\n"
     )
-    assert sqlite_project.run("importpets", "pets.csv", "--dry-run", check=True).stdout == "Would import 2 pet(s) from pets.csv.\n"
+    assert (
+        sqlite_project.run("importpets", "pets.csv", "--dry-run", check=True).stdout
+        == "Would import 2 pet(s) from pets.csv.\n"
+    )
     assert sqlite_project.execute("SELECT count(*) FROM pets_pet") == [(0,)]
-    assert sqlite_project.run("importpets", "pets.csv", check=True).stdout == "Imported 2 pet(s) from pets.csv.\n"
-    assert sqlite_project.execute("SELECT name, birthdate FROM pets_pet ORDER BY id") == [("Rex", "2020-01-02"), ("Tom", None)]
+    assert (
+        sqlite_project.run("importpets", "pets.csv", check=True).stdout
+        == "Imported 2 pet(s) from pets.csv.\n"
+    )
+    assert sqlite_project.execute("SELECT name, birthdate FROM pets_pet ORDER BY id") == [
+        ("Rex", "2020-01-02"),
+        ("Tom", None),
+    ]
 
-    csv_file.write_text("name,species,birthdate,sex,condition,owner_email\nMax,dog,2021-13-01,m,,ann@example.com\n")
-    assert_error(sqlite_project.run("importpets", "pets.csv"), "Line 2: birthdate '2021-13-01' is not YYYY-MM-DD")
-    csv_file.write_text("name,species,birthdate,sex,condition,owner_email\nMax,dog,,m,,bob@example.com\n")
-    assert_error(sqlite_project.run("importpets", "pets.csv"), "Line 2: no owner has the email 'bob@example.com'")
+    csv_file.write_text(
+        "name,species,birthdate,sex,condition,owner_email\nMax,dog,2021-13-01,m,,ann@example.com\n"
+    )
+    assert_error(
+        sqlite_project.run("importpets", "pets.csv"),
+        "Line 2: birthdate '2021-13-01' is not YYYY-MM-DD",
+    )
+    csv_file.write_text(
+        "name,species,birthdate,sex,condition,owner_email\nMax,dog,,m,,bob@example.com\n"
+    )
+    assert_error(
+        sqlite_project.run("importpets", "pets.csv"),
+        "Line 2: no owner has the email 'bob@example.com'",
+    )
     assert sqlite_project.execute("SELECT count(*) FROM pets_pet") == [(2,)]
 
 
@@ -115,11 +150,19 @@ def test_app_command_that_fails_to_import_only_fails_when_run(sqlite_project: Pr
     sqlite_project.file("apps/pets/commands/broken.py").write_text("import nonexistent_module\n")
     assert "broken" in sqlite_project.run("--help", env={"COLUMNS": "200"}, check=True).stdout
     sqlite_project.run("showmigrations", check=True)
-    assert_error(sqlite_project.run("broken"), "Cannot load command module 'apps.pets.commands.broken'", "nonexistent_module")
+    assert_error(
+        sqlite_project.run("broken"),
+        "Cannot load command module 'apps.pets.commands.broken'",
+        "nonexistent_module",
+    )
 
 
 def test_usage_errors_are_short(sqlite_project: Project) -> None:
     result = sqlite_project.run("migrate", "--no-such-option")
-    assert result.returncode == 2 and "No such option" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "No such option" in result.stderr
+        and "Traceback" not in result.stderr
+    )
     result = sqlite_project.run("nosuchcommand")
     assert result.returncode == 2 and "No such command" in result.stderr

@@ -12,23 +12,36 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Project, assert_error, with_settings, write_migration
 
 CREATE_HALF = 'op.create_table("pets_half", sa.Column("id", sa.Integer(), primary_key=True))'
 
 
 def test_failing_migration(project: Project) -> None:
-    write_migration(project, "pets", "0002_broken", "pets_0001_initial", f'{CREATE_HALF}\nop.execute("INSERT INTO no_such_table VALUES (1)")')
+    write_migration(
+        project,
+        "pets",
+        "0002_broken",
+        "pets_0001_initial",
+        f'{CREATE_HALF}\nop.execute("INSERT INTO no_such_table VALUES (1)")',
+    )
     result = project.run("migrate")
     assert result.returncode == 1
     # The migrations before it are applied and committed, each in its own transaction.
-    assert "  Applying pets.0001_initial... OK\n  Applying pets.0002_broken... FAILED\n" in result.stdout
-    assert_error(result, "Applying pets.0002_broken failed at `INSERT INTO no_such_table VALUES (1)`: ")
+    assert (
+        "  Applying pets.0001_initial... OK\n  Applying pets.0002_broken... FAILED\n"
+        in result.stdout
+    )
+    assert_error(
+        result, "Applying pets.0002_broken failed at `INSERT INTO no_such_table VALUES (1)`: "
+    )
     assert project.versions() == {"pets_0001_initial"}
     if project.backend == "mariadb":
         # No DDL rollback: the error says what stayed, and the version table tells the truth.
-        assert "MySQL/MariaDB cannot roll back DDL. These statements of it stayed applied: CREATE TABLE pets_half" in result.stderr
+        assert (
+            "MySQL/MariaDB cannot roll back DDL. These statements of it stayed applied: CREATE TABLE pets_half"
+            in result.stderr
+        )
         assert "The version table still records pets.0001_initial" in result.stderr
         assert "pets_half" in project.tables()
         project.execute("DROP TABLE pets_half")
@@ -50,7 +63,13 @@ op.create_table("pets_slow_b", sa.Column("id", sa.Integer(), primary_key=True))
 
 def _slow_project(project: Project) -> Path:
     write_migration(project, "pets", "0002_slow", "pets_0001_initial", SLOW)
-    write_migration(project, "pets", "0003_after", "pets_0002_slow", 'op.create_table("pets_after", sa.Column("id", sa.Integer(), primary_key=True))')
+    write_migration(
+        project,
+        "pets",
+        "0003_after",
+        "pets_0002_slow",
+        'op.create_table("pets_after", sa.Column("id", sa.Integer(), primary_key=True))',
+    )
     project.run("migrate", "pets", "0001", check=True)
     marker = project.path / "started"
     project.env["STARTED_MARKER"] = str(marker)
@@ -59,8 +78,12 @@ def _slow_project(project: Project) -> Path:
 
 def _start(project: Project, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "manage.py", *args], cwd=project.path, env=project.env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "manage.py", *args],
+        cwd=project.path,
+        env=project.env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -81,7 +104,9 @@ def test_interrupt_stops_after_the_migration_in_progress(project: Project, signu
     assert process.returncode == 130, stderr
     assert "  Applying pets.0002_slow... OK\n" in stdout and "0003_after" not in stdout
     assert "Stopping after the migration in progress" in stderr
-    assert "Error: Interrupted: stopped after pets.0002_slow. Run migrate again to continue." in stderr
+    assert (
+        "Error: Interrupted: stopped after pets.0002_slow. Run migrate again to continue." in stderr
+    )
     assert project.versions() == {"pets_0002_slow"}
     assert {"pets_slow_a", "pets_slow_b"} <= project.tables()
     out = project.run("migrate", check=True).stdout
@@ -96,9 +121,11 @@ def test_second_interrupt_stops_at_once(project: Project) -> None:
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1].startswith("Error: Applying pets.0002_slow was interrupted")
+    assert (
+        stderr.strip().splitlines()[-1].startswith("Error: Applying pets.0002_slow was interrupted")
+    )
     assert project.versions() == {"pets_0001_initial"}
     if project.backend == "mariadb":
         assert "These statements of it stayed applied: CREATE TABLE pets_slow_a" in stderr
@@ -112,7 +139,10 @@ def test_second_interrupt_stops_at_once(project: Project) -> None:
 
 def test_concurrent_migrate_applies_each_migration_once(project: Project) -> None:
     write_migration(
-        project, "owners", "0002_seed", "owners_0001_initial",
+        project,
+        "owners",
+        "0002_seed",
+        "owners_0001_initial",
         "time.sleep(3)\nop.execute(\"INSERT INTO owners_owner (name, email) VALUES ('Seed', 'seed@example.com')\")",
     )
     processes = [_start(project, "migrate") for _ in range(4)]
@@ -139,8 +169,10 @@ def test_lock_wait_has_a_timeout(project: Project) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         "Another migrate is running on this database; waiting for it to finish...",
-        "Error: Another migrate has held the migration lock for over 1 s. Wait for it to finish, "
-        "or raise MIGRATE_LOCK_TIMEOUT in settings.",
+        (
+            "Error: Another migrate has held the migration lock for over 1 s. Wait for it to finish, "
+            "or raise MIGRATE_LOCK_TIMEOUT in settings."
+        ),
     ]
     first.kill()
     first.communicate(timeout=60)
@@ -152,7 +184,9 @@ def _silent_server() -> tuple[socket.socket, int]:
     server.bind(("127.0.0.1", 0))
     server.listen(16)
     accepted: list[socket.socket] = []
-    threading.Thread(target=lambda: accepted.extend(server.accept()[0] for _ in iter(int, 1)), daemon=True).start()
+    threading.Thread(
+        target=lambda: accepted.extend(server.accept()[0] for _ in iter(int, 1)), daemon=True
+    ).start()
     return server, server.getsockname()[1]
 
 
@@ -161,9 +195,13 @@ def test_unreachable_server_fails_in_seconds(sqlite_project: Project, scheme: st
     server, port = _silent_server()
     with_settings(sqlite_project, DATABASE_CONNECT_TIMEOUT=2)
     started = time.monotonic()
-    result = sqlite_project.run("showmigrations", env={"DATABASE_URL": f"{scheme}://app:hunter22@127.0.0.1:{port}/app"})
+    result = sqlite_project.run(
+        "showmigrations", env={"DATABASE_URL": f"{scheme}://app:hunter22@127.0.0.1:{port}/app"}
+    )
     assert time.monotonic() - started < 15
-    assert_error(result, f"Cannot connect to the database at {scheme}://app:***@127.0.0.1:{port}/app")
+    assert_error(
+        result, f"Cannot connect to the database at {scheme}://app:***@127.0.0.1:{port}/app"
+    )
     assert "hunter22" not in result.stdout + result.stderr
     server.close()
 
@@ -175,7 +213,11 @@ def test_tables_views_and_schemas_not_ours_are_never_dropped(project: Project) -
         "CREATE VIEW pets_names AS SELECT id, name FROM pets_pet",
     )
     if project.backend == "postgresql":
-        project.execute("CREATE SCHEMA archive", "CREATE TABLE archive.pets_pet (id INTEGER PRIMARY KEY)", "CREATE TABLE archive.old_owners (id INTEGER PRIMARY KEY)")
+        project.execute(
+            "CREATE SCHEMA archive",
+            "CREATE TABLE archive.pets_pet (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE archive.old_owners (id INTEGER PRIMARY KEY)",
+        )
     assert project.run("makemigrations", check=True).stdout == "No changes detected\n"
     assert project.run("makemigrations", "--check").returncode == 0
     out = project.run("makemigrations", "-v", "2", check=True).stdout
@@ -195,7 +237,10 @@ def test_url_schemes_choose_the_driver(make_project, scheme: str) -> None:  # ty
 def test_no_password_in_generated_files(make_project) -> None:  # type: ignore[no-untyped-def]
     project = make_project("postgresql")
     project.run("migrate", check=True)
-    project.append("apps/pets/models.py", "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n")
+    project.append(
+        "apps/pets/models.py",
+        "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n",
+    )
     project.run("makemigrations", "-v", "3", check=True)
     assert project.password
     for path in project.path.rglob("*.py"):

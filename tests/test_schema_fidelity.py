@@ -38,7 +38,9 @@ def _change(project: Project, old: str, new: str, *expected: str) -> None:
     lines = [line.strip() for line in out.splitlines()[2:]]
     assert lines == list(expected), out
     project.run("migrate", check=True)
-    assert project.run("makemigrations", "--check").returncode == 0, project.run("makemigrations", "--dry-run").stdout
+    assert project.run("makemigrations", "--check").returncode == 0, project.run(
+        "makemigrations", "--dry-run"
+    ).stdout
 
 
 def test_real_changes_are_found(project: Project) -> None:
@@ -48,9 +50,24 @@ def test_real_changes_are_found(project: Project) -> None:
     project.run("migrate", check=True)
     table = "alltypes_sample"
     _change(project, "String(100)", "String(120)", f"~ Alter column title of {table} (type)")
-    _change(project, "mapped_column(Integer, server_default", "mapped_column(BigInteger, server_default", f"~ Alter column quantity of {table} (type)")
-    _change(project, "little: Mapped[int | None]", "little: Mapped[int]", f"~ Alter column little of {table} (nullability)")
-    _change(project, 'server_default="untitled"', 'server_default="none"', f"~ Alter column title of {table} (server default)")
+    _change(
+        project,
+        "mapped_column(Integer, server_default",
+        "mapped_column(BigInteger, server_default",
+        f"~ Alter column quantity of {table} (type)",
+    )
+    _change(
+        project,
+        "little: Mapped[int | None]",
+        "little: Mapped[int]",
+        f"~ Alter column little of {table} (nullability)",
+    )
+    _change(
+        project,
+        'server_default="untitled"',
+        'server_default="none"',
+        f"~ Alter column title of {table} (server default)",
+    )
     _change(
         project,
         'server_default="none", index=True)\n    body: Mapped[str | None] = mapped_column(Text)',
@@ -85,7 +102,9 @@ def test_enum_value_added(project: Project) -> None:
         expected = "~ Add values to enum type sample_size"
     else:  # MariaDB: the column's ENUM(...); SQLite: a VARCHAR as long as the longest value
         expected = "~ Alter column size of alltypes_sample (type)"
-    _change(project, '    large = "large"\n', '    large = "large"\n    medium = "medium"\n', expected)
+    _change(
+        project, '    large = "large"\n', '    large = "large"\n    medium = "medium"\n', expected
+    )
     project.execute(
         "INSERT INTO alltypes_sample (big, code, size, data) VALUES (1, 'a', 'medium', NULL)"
     )
@@ -101,7 +120,9 @@ def test_enum_types_come_and_go_with_their_tables(project: Project) -> None:
         project.run("migrate", "alltypes", "zero", check=True)
     assert "alltypes_sample" not in project.tables()
     if project.backend == "postgresql":
-        assert project.execute("SELECT count(*) FROM pg_type WHERE typname = 'sample_size'") == [(0,)]
+        assert project.execute("SELECT count(*) FROM pg_type WHERE typname = 'sample_size'") == [
+            (0,)
+        ]
 
 
 def test_foreign_key_change_is_found(project: Project) -> None:
@@ -131,12 +152,19 @@ def test_changes_sqlite_cannot_alter_keep_the_data(project: Project) -> None:
     models = project.file("apps/pets/models.py")
     source = models.read_text()
     source = source.replace("    condition: Mapped[str | None] = mapped_column(String(50))\n", "")
-    source = source.replace("name: Mapped[str | None] = mapped_column(String(50))", "name: Mapped[str | None] = mapped_column(String(80))")
+    source = source.replace(
+        "name: Mapped[str | None] = mapped_column(String(50))",
+        "name: Mapped[str | None] = mapped_column(String(80))",
+    )
     source = source.replace(
         "class Pet(Model):\n",
         'class Pet(Model):\n    __table_args__ = (CheckConstraint("length(species) > 0"),)\n\n',
     )
-    models.write_text(source.replace("from sqlalchemy import Date,", "from sqlalchemy import CheckConstraint, Date,"))
+    models.write_text(
+        source.replace(
+            "from sqlalchemy import Date,", "from sqlalchemy import CheckConstraint, Date,"
+        )
+    )
     out = project.run("makemigrations", check=True).stdout
     assert "    - Drop column condition from pets_pet\n" in out
     assert "    ~ Alter column name of pets_pet (type)\n" in out
@@ -144,7 +172,9 @@ def test_changes_sqlite_cannot_alter_keep_the_data(project: Project) -> None:
     migration = next(project.file("apps/pets/migrations").glob("0002_*.py")).read_text()
     assert ('with op.batch_alter_table("pets_pet"' in migration) == (project.backend == "sqlite")
     project.run("migrate", check=True)
-    assert project.execute("SELECT name, species, sex, owner_id FROM pets_pet") == [("Rex", "dog", "m", 1)]
+    assert project.execute("SELECT name, species, sex, owner_id FROM pets_pet") == [
+        ("Rex", "dog", "m", 1)
+    ]
     assert project.run("makemigrations", "--check").returncode == 0
     project.run("migrate", "pets", "0001", check=True)  # and back, keeping the row
     assert project.execute("SELECT name, species FROM pets_pet") == [("Rex", "dog")]

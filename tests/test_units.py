@@ -25,7 +25,9 @@ def test_split_by_app_groups_by_owner_in_order() -> None:
     owners = {"pets_pet": "pets", "owners_owner": "owners"}
     operations = [
         ops.CreateTableOp.from_table(_table("owners_owner")),
-        ops.ModifyTableOps("pets_pet", [ops.AddColumnOp("pets_pet", sa.Column("weight", sa.Float))]),
+        ops.ModifyTableOps(
+            "pets_pet", [ops.AddColumnOp("pets_pet", sa.Column("weight", sa.Float))]
+        ),
         ops.CreateIndexOp("ix_pets_pet_weight", "pets_pet", ["weight"]),
         ops.DropTableOp("legacy"),
     ]
@@ -39,7 +41,9 @@ def test_referenced_tables_follow_foreign_keys() -> None:
     pet = _table("pets_pet", sa.Column("owner_id", sa.ForeignKey("owners_owner.id")))
     add = ops.AddColumnOp("pets_visit", sa.Column("vet_id", sa.ForeignKey("vets_vet.id")))
     fk = ops.CreateForeignKeyOp("fk", "pets_toy", "shops_shop", ["shop_id"], ["id"])
-    assert referenced_tables([ops.CreateTableOp.from_table(pet), ops.ModifyTableOps("pets_visit", [add]), fk]) == {
+    assert referenced_tables(
+        [ops.CreateTableOp.from_table(pet), ops.ModifyTableOps("pets_visit", [add]), fk]
+    ) == {
         "owners_owner",
         "vets_vet",
         "shops_shop",
@@ -54,9 +58,18 @@ def test_referenced_tables_follow_foreign_keys() -> None:
         ([ops.AddColumnOp("pets_pet", sa.Column("weight", sa.Float))], "pet_weight"),
         ([ops.DropColumnOp("pets_pet", "sex")], "remove_pet_sex"),
         ([ops.AlterColumnOp("pets_pet", "name", modify_nullable=False)], "alter_pet_name"),
-        ([ops.CreateTableOp("pets_visit", []), ops.CreateIndexOp("ix", "pets_visit", ["pet_id"])], "visit"),
+        (
+            [
+                ops.CreateTableOp("pets_visit", []),
+                ops.CreateIndexOp("ix", "pets_visit", ["pet_id"]),
+            ],
+            "visit",
+        ),
         ([ops.CreateIndexOp("ix", "pets_pet", ["name"])], "pet_name_index"),
-        ([ops.CreateTableOp(f"pets_model_number_{i}", []) for i in range(5)], "model_number_0_model_number_1_model_number_2_and_more"),
+        (
+            [ops.CreateTableOp(f"pets_model_number_{i}", []) for i in range(5)],
+            "model_number_0_model_number_1_model_number_2_and_more",
+        ),
         ([ops.ExecuteSQLOp("SELECT 1")], "auto"),
     ],
 )
@@ -72,7 +85,9 @@ def test_describe_uses_django_glyphs() -> None:
                 "pets_pet",
                 [
                     ops.AddColumnOp("pets_pet", sa.Column("weight", sa.Float)),
-                    ops.AlterColumnOp("pets_pet", "name", modify_type=sa.String(80), modify_nullable=False),
+                    ops.AlterColumnOp(
+                        "pets_pet", "name", modify_type=sa.String(80), modify_nullable=False
+                    ),
                 ],
             ),
             ops.DropTableOp("pets_old"),
@@ -90,7 +105,10 @@ def test_revision_ids_are_readable_unique_and_fit_the_version_column() -> None:
     assert revision_id("pets", "0002_visit", set()) == "pets_0002_visit"
     long = revision_id("pets", "0002_pet_weight_remove_pet_condition", set())
     assert long == "pets_0002_pet_weight_remove_pet" and len(long) <= 32
-    assert revision_id("pets", "0002_pet_weight_remove_pet_condition", {long}) == "pets_0002_pet_weight_remove_pe_2"
+    assert (
+        revision_id("pets", "0002_pet_weight_remove_pet_condition", {long})
+        == "pets_0002_pet_weight_remove_pe_2"
+    )
 
 
 def test_migration_number_follows_the_latest() -> None:
@@ -122,8 +140,14 @@ def test_mask_url(url: str, masked: str, password: str | None) -> None:
 @pytest.mark.parametrize(
     ("argv", "hoisted"),
     [
-        (["migrate", "pets", "--settings=x", "-v", "2"], ["--settings=x", "-v", "2", "migrate", "pets"]),
-        (["migrate", "--settings", "x", "--traceback", "-v3"], ["--settings", "x", "--traceback", "-v3", "migrate"]),
+        (
+            ["migrate", "pets", "--settings=x", "-v", "2"],
+            ["--settings=x", "-v", "2", "migrate", "pets"],
+        ),
+        (
+            ["migrate", "--settings", "x", "--traceback", "-v3"],
+            ["--settings", "x", "--traceback", "-v3", "migrate"],
+        ),
         (["--settings", "x", "migrate"], ["--settings", "x", "migrate"]),
         (["importpets", "--", "-v"], ["importpets", "--", "-v"]),
     ],
@@ -156,15 +180,22 @@ def test_read_operations_from_source(tmp_path: Path) -> None:
         "s Run SQL",
         "? op.bulk_insert",
     ]
-    assert [str(c) for c in describe_operations(read_operations(path, "downgrade"))] == ["- Drop table pets_visit"]
+    assert [str(c) for c in describe_operations(read_operations(path, "downgrade"))] == [
+        "- Drop table pets_visit"
+    ]
 
 
 def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "mysettings.py").write_text('INSTALLED_APPS = []\nDATABASE_URL = "sqlite:///from_module.db"\n')
+    (tmp_path / "mysettings.py").write_text(
+        'INSTALLED_APPS = []\nDATABASE_URL = "sqlite:///from_module.db"\n'
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert load_settings("mysettings", {}).database_url == "sqlite:///from_module.db"
     (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///from_dotenv.db\n")
     assert load_settings("mysettings", {}).database_url == "sqlite:///from_dotenv.db"
-    assert load_settings("mysettings", {"DATABASE_URL": "sqlite:///from_env.db"}).database_url == "sqlite:///from_env.db"
+    assert (
+        load_settings("mysettings", {"DATABASE_URL": "sqlite:///from_env.db"}).database_url
+        == "sqlite:///from_env.db"
+    )
     settings = load_settings(None, {"MANAGE_SETTINGS_MODULE": "mysettings"})
     assert settings.base_dir == tmp_path.resolve() and settings.protect_unowned_tables is True

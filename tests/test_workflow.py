@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from conftest import Project
 
-VISIT_MODEL = '''
+VISIT_MODEL = """
 
 class Visit(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     pet_id: Mapped[int] = mapped_column(ForeignKey("pets_pet.id", ondelete="CASCADE"), index=True)
     vet_id: Mapped[int] = mapped_column(ForeignKey("owners_owner.id"))
     reason: Mapped[str] = mapped_column(String(200))
-'''
+"""
 
 
 def test_round_trip(project: Project) -> None:
@@ -51,7 +51,9 @@ def test_round_trip(project: Project) -> None:
 
     out = project.run("migrate", check=True).stdout
     assert "Applying pets.0001_initial... OK\n  Applying pets.0002_visit... OK\n" in out
-    assert project.run("migrate", check=True).stdout.endswith("Running migrations:\n  No migrations to apply.\n")
+    assert project.run("migrate", check=True).stdout.endswith(
+        "Running migrations:\n  No migrations to apply.\n"
+    )
     assert project.run("makemigrations", "--check").returncode == 0
 
 
@@ -59,7 +61,9 @@ def test_showmigrations(project: Project) -> None:
     project.file("apps/extra").mkdir()
     project.file("apps/extra/__init__.py").write_text("")
     settings = project.file("settings.py")
-    settings.write_text(settings.read_text().replace('"apps.pets",', '"apps.pets",\n    "apps.extra",'))
+    settings.write_text(
+        settings.read_text().replace('"apps.pets",', '"apps.pets",\n    "apps.extra",')
+    )
     project.run("migrate", "owners", check=True)
     assert project.run("showmigrations", check=True).stdout == (
         "owners\n [X] 0001_initial\npets\n [ ] 0001_initial\nextra\n (no migrations)\n"
@@ -115,13 +119,22 @@ def test_new_tables_in_two_apps_get_depends_on(project: Project) -> None:
 
 def test_naming_an_app_restricts_new_files(project: Project) -> None:
     project.run("migrate", check=True)
-    project.append("apps/owners/models.py", "\n\nclass Tag(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n")
-    project.append("apps/pets/models.py", "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n")
+    project.append(
+        "apps/owners/models.py",
+        "\n\nclass Tag(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n",
+    )
+    project.append(
+        "apps/pets/models.py",
+        "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n",
+    )
     out = project.run("makemigrations", "pets", check=True).stdout
     assert "Migrations for 'pets':" in out and "owners" not in out
     assert project.migrations("owners") == ["0001_initial.py"]
     project.run("migrate", "pets", check=True)
-    assert project.run("makemigrations", "pets", check=True).stdout == "No changes detected in app 'pets'\n"
+    assert (
+        project.run("makemigrations", "pets", check=True).stdout
+        == "No changes detected in app 'pets'\n"
+    )
 
 
 def test_automatic_names_describe_the_operations(project: Project) -> None:
@@ -141,8 +154,14 @@ def test_automatic_names_describe_the_operations(project: Project) -> None:
         "    - Drop column condition from pets_pet\n"
     )
     project.run("migrate", check=True)
-    project.append("apps/pets/models.py", "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n")
-    assert "0003_playthings.py" in project.run("makemigrations", "--name", "playthings", check=True).stdout
+    project.append(
+        "apps/pets/models.py",
+        "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n",
+    )
+    assert (
+        "0003_playthings.py"
+        in project.run("makemigrations", "--name", "playthings", check=True).stdout
+    )
 
 
 def test_removed_model_is_dropped_by_its_app(project: Project) -> None:
@@ -166,7 +185,10 @@ def test_unowned_tables_survive_while_protected(project: Project) -> None:
     project.execute("CREATE TABLE example_pets (id INTEGER PRIMARY KEY, name VARCHAR(50))")
     assert project.run("makemigrations", check=True).stdout == "No changes detected\n"
     verbose = project.run("makemigrations", "-v", "2", check=True).stdout
-    assert "Ignored 1 table(s) that no installed app owns (PROTECT_UNOWNED_TABLES is on): example_pets" in verbose
+    assert (
+        "Ignored 1 table(s) that no installed app owns (PROTECT_UNOWNED_TABLES is on): example_pets"
+        in verbose
+    )
     assert project.run("makemigrations", "--check").returncode == 0
     project.run("migrate", check=True)
     assert "example_pets" in project.tables()
@@ -179,13 +201,23 @@ def test_unowned_tables_are_dropped_reversibly_when_allowed(project: Project) ->
         "INSERT INTO example_pets (id, name) VALUES (1, 'Rex')",
     )
     settings = project.file("settings.py")
-    settings.write_text(settings.read_text().replace("PROTECT_UNOWNED_TABLES = True", "PROTECT_UNOWNED_TABLES = False"))
+    settings.write_text(
+        settings.read_text().replace(
+            "PROTECT_UNOWNED_TABLES = True", "PROTECT_UNOWNED_TABLES = False"
+        )
+    )
     out = project.run("makemigrations", check=True).stdout
     # Drops of tables no app owns go to the first installed app among those being migrated.
-    assert out == "Migrations for 'owners':\n  apps/owners/migrations/0002_delete_example_pets.py\n    - Drop table example_pets\n"
+    assert (
+        out
+        == "Migrations for 'owners':\n  apps/owners/migrations/0002_delete_example_pets.py\n    - Drop table example_pets\n"
+    )
     assert project.migrations("pets") == ["0001_initial.py"]
     source = project.file("apps/owners/migrations/0002_delete_example_pets.py").read_text()
-    assert 'op.drop_table("example_pets")' in source and 'op.create_table(\n        "example_pets"' in source
+    assert (
+        'op.drop_table("example_pets")' in source
+        and 'op.create_table(\n        "example_pets"' in source
+    )
     project.run("migrate", check=True)
     assert "example_pets" not in project.tables()
     project.run("migrate", "owners", "0001", check=True)
@@ -196,7 +228,11 @@ def test_unowned_tables_are_dropped_reversibly_when_allowed(project: Project) ->
 def test_version_table_is_never_touched(project: Project) -> None:
     project.run("migrate", check=True)
     settings = project.file("settings.py")
-    settings.write_text(settings.read_text().replace("PROTECT_UNOWNED_TABLES = True", "PROTECT_UNOWNED_TABLES = False"))
+    settings.write_text(
+        settings.read_text().replace(
+            "PROTECT_UNOWNED_TABLES = True", "PROTECT_UNOWNED_TABLES = False"
+        )
+    )
     assert project.run("makemigrations", check=True).stdout == "No changes detected\n"
 
 
@@ -246,12 +282,11 @@ def test_migrate_plan_changes_nothing(project: Project) -> None:
     assert project.snapshot() == before
     project.run("migrate", check=True)
     out = project.run("migrate", "pets", "zero", "--plan", check=True).stdout
-    assert out == (
-        "Planned operations:\n"
-        "Undo pets.0001_initial\n"
-        "    - Drop table pets_pet\n"
+    assert out == ("Planned operations:\nUndo pets.0001_initial\n    - Drop table pets_pet\n")
+    assert (
+        project.run("migrate", "--plan", check=True).stdout
+        == "Planned operations:\n  No planned migration operations.\n"
     )
-    assert project.run("migrate", "--plan", check=True).stdout == "Planned operations:\n  No planned migration operations.\n"
 
 
 def test_migration_name_prefixes(project: Project) -> None:

@@ -67,4 +67,6 @@ class Sample(Model):
 
 class SampleChild(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
-    sample_id: Mapped[int] = mapped_column(ForeignKey("alltypes_sample.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("alltypes_sample.id", ondelete="CASCADE"), index=True
+    )
