@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from project.describe import Change
+    from project.runner import Step
     from project.services.makemigrations import MakeMigrationsResult
-    from project.services.migrate import Plan, Step
+    from project.services.migrate import Plan
     from project.services.showmigrations import AppStatus, MigrationStatus
 
 HEADING = "bold"
