@@ -75,13 +75,33 @@ def makemigrations(
         bool,
         typer.Option("--dry-run", help="Show the migrations that would be made; write nothing."),
     ] = False,
+    from_db: Annotated[
+        bool,
+        typer.Option(
+            "--from-db",
+            help="Compare the models with the configured database (which must be up to date), "
+            "not with the migration history.",
+        ),
+    ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Replay the migration history anew, ignoring the cache."),
+    ] = False,
 ) -> object:
     """Create new migrations from the changes in the models: one file per changed app."""
     from project.services.makemigrations import makemigrations as make
 
     runtime: Runtime = ctx.obj
     labels = app_labels or []
-    result = make(runtime.settings, labels, name=name, empty=empty, write=not (check or dry_run))
+    result = make(
+        runtime.settings,
+        labels,
+        name=name,
+        empty=empty,
+        write=not (check or dry_run),
+        from_db=True if from_db else None,
+        cache=not no_cache,
+    )
     output.render_makemigrations(runtime.terminal, result, labels, runtime.verbosity)
     if check and result.migrations:
         raise typer.Exit(1)

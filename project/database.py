@@ -67,16 +67,18 @@ def database_url(settings: Settings) -> URL:
     return url
 
 
-def create_engine(settings: Settings) -> Engine:
+def create_engine(settings: Settings, url: URL | None = None, **options: Any) -> Engine:
+    """An engine for the settings' database, or for `url` (a scratch database) with the
+    same connect options; `options` go to SQLAlchemy."""
     import sqlalchemy
     from sqlalchemy import event
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    url = database_url(settings)
+    url = url or database_url(settings)
     shown = mask_url(settings.database_url)
     try:
         engine = sqlalchemy.create_engine(
-            url, connect_args=_connect_args(url, settings.connect_timeout)
+            url, connect_args=_connect_args(url, settings.connect_timeout), **options
         )
     except NoSuchModuleError as exc:
         raise DatabaseError(

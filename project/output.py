@@ -117,6 +117,10 @@ def render_makemigrations(
 ) -> None:
     from project.tracebacks import display_path
 
+    for note in result.notes:
+        term.err(f"Note: {note}", style=WARNING)
+    if verbosity >= 2 and result.compared_with:
+        term.out(f"Compared the models with {result.compared_with}.")
     if verbosity >= 1 and not result.migrations:
         labels = list(labels)
         if len(labels) == 1:

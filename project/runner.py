@@ -31,6 +31,9 @@ class Step:
     forward: bool  # apply (True) or unapply (False)
 
 
+# A revision, a symbol ("heads", "pets@head", "pets@base"), or several revisions.
+Target = str | tuple[str, ...]
+
 # progress(event, step): event is "start" before a step runs and "done" once it committed.
 Progress = Callable[[str, Step], None]
 
@@ -44,7 +47,7 @@ class MigrationInterrupted(ProjectError):
 
 
 def revision_steps(
-    history: History, rows: tuple[str, ...], target: str, forward: bool
+    history: History, rows: tuple[str, ...], target: Target, forward: bool
 ) -> list[RevisionStep]:
     """Alembic's own list of steps (what `command.upgrade`/`downgrade` run), so plans are exact."""
     from alembic.util import CommandError
@@ -60,7 +63,7 @@ def revision_steps(
 def run_steps(
     workspace: Workspace,
     connection: Connection,
-    target: str,
+    target: Target,
     forward: bool,
     progress: Progress = lambda event, step: None,
     stop_requested: Callable[[], bool] = lambda: False,
@@ -74,7 +77,7 @@ class _Runner:
         self,
         workspace: Workspace,
         connection: Connection,
-        target: str,
+        target: Target,
         forward: bool,
         progress: Progress,
         stop_requested: Callable[[], bool],

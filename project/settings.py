@@ -31,6 +31,7 @@ class Settings:
     database_url: str
     protect_unowned_tables: bool = True
     migrations_per_dialect: bool = False  # apps/<app>/migrations/<dialect>/ instead of one history
+    makemigrations_from_database: bool = False  # compare models with the live DB, not the history
     connect_timeout: float = 10.0  # seconds to reach the database server
     migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
 
@@ -63,6 +64,7 @@ def load_settings(
         ),
         protect_unowned_tables=_bool_setting(module, "PROTECT_UNOWNED_TABLES", True),
         migrations_per_dialect=_bool_setting(module, "MIGRATIONS_PER_DIALECT", False),
+        makemigrations_from_database=_bool_setting(module, "MAKEMIGRATIONS_FROM_DATABASE", False),
         connect_timeout=_seconds_setting(module, "DATABASE_CONNECT_TIMEOUT", 10.0),
         migrate_lock_timeout=_seconds_setting(module, "MIGRATE_LOCK_TIMEOUT", 600.0),
     )

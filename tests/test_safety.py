@@ -218,9 +218,10 @@ def test_tables_views_and_schemas_not_ours_are_never_dropped(project: Project) -
             "CREATE TABLE archive.pets_pet (id INTEGER PRIMARY KEY)",
             "CREATE TABLE archive.old_owners (id INTEGER PRIMARY KEY)",
         )
-    assert project.run("makemigrations", check=True).stdout == "No changes detected\n"
-    assert project.run("makemigrations", "--check").returncode == 0
-    out = project.run("makemigrations", "-v", "2", check=True).stdout
+    for mode in ([], ["--from-db"]):
+        assert project.run("makemigrations", *mode, check=True).stdout == "No changes detected\n"
+        assert project.run("makemigrations", "--check", *mode).returncode == 0
+    out = project.run("makemigrations", "--from-db", "-v", "2", check=True).stdout
     assert "(PROTECT_UNOWNED_TABLES is on): legacy_data" in out
     assert "legacy_data" in project.tables()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Project
+from conftest import Project, with_settings
 
 VISIT_MODEL = """
 
@@ -183,13 +183,17 @@ def test_removed_model_is_dropped_by_its_app(project: Project) -> None:
 def test_unowned_tables_survive_while_protected(project: Project) -> None:
     project.run("migrate", check=True)
     project.execute("CREATE TABLE example_pets (id INTEGER PRIMARY KEY, name VARCHAR(50))")
+    # Compared with the history (the default), a table only the database has is never seen.
     assert project.run("makemigrations", check=True).stdout == "No changes detected\n"
-    verbose = project.run("makemigrations", "-v", "2", check=True).stdout
+    assert "example_pets" not in project.run("makemigrations", "-v", "2", check=True).stdout
+    # Compared with the database, it is seen, and left alone while the setting is on.
+    assert project.run("makemigrations", "--from-db", check=True).stdout == "No changes detected\n"
+    verbose = project.run("makemigrations", "--from-db", "-v", "2", check=True).stdout
     assert (
         "Ignored 1 table(s) that no installed app owns (PROTECT_UNOWNED_TABLES is on): example_pets"
         in verbose
     )
-    assert project.run("makemigrations", "--check").returncode == 0
+    assert project.run("makemigrations", "--from-db", "--check").returncode == 0
     project.run("migrate", check=True)
     assert "example_pets" in project.tables()
 
@@ -200,40 +204,32 @@ def test_unowned_tables_are_dropped_reversibly_when_allowed(project: Project) ->
         "CREATE TABLE example_pets (id INTEGER PRIMARY KEY, name VARCHAR(50))",
         "INSERT INTO example_pets (id, name) VALUES (1, 'Rex')",
     )
-    settings = project.file("settings.py")
-    settings.write_text(
-        settings.read_text().replace(
-            "PROTECT_UNOWNED_TABLES = True", "PROTECT_UNOWNED_TABLES = False"
-        )
-    )
-    out = project.run("makemigrations", check=True).stdout
+    with_settings(project, PROTECT_UNOWNED_TABLES=False)
+    # The history never has it, whatever the setting.
+    assert project.run("makemigrations", check=True).stdout == "No changes detected\n"
+    out = project.run("makemigrations", "--from-db", check=True).stdout
     # Drops of tables no app owns go to the first installed app among those being migrated.
-    assert (
-        out
-        == "Migrations for 'owners':\n  apps/owners/migrations/0002_delete_example_pets.py\n    - Drop table example_pets\n"
+    assert out == (
+        "Migrations for 'owners':\n"
+        "  apps/owners/migrations/0002_delete_example_pets.py\n"
+        "    - Drop table example_pets\n"
     )
     assert project.migrations("pets") == ["0001_initial.py"]
     source = project.file("apps/owners/migrations/0002_delete_example_pets.py").read_text()
-    assert (
-        'op.drop_table("example_pets")' in source
-        and 'op.create_table(\n        "example_pets"' in source
-    )
+    assert 'op.drop_table("example_pets")' in source
+    assert 'op.create_table(\n        "example_pets"' in source
     project.run("migrate", check=True)
     assert "example_pets" not in project.tables()
     project.run("migrate", "owners", "0001", check=True)
     assert "example_pets" in project.tables()
-    assert project.run("makemigrations", "--check").returncode != 0  # it would be dropped again
+    # it would be dropped again
+    assert project.run("makemigrations", "--from-db", "--check").returncode != 0
 
 
 def test_version_table_is_never_touched(project: Project) -> None:
     project.run("migrate", check=True)
-    settings = project.file("settings.py")
-    settings.write_text(
-        settings.read_text().replace(
-            "PROTECT_UNOWNED_TABLES = True", "PROTECT_UNOWNED_TABLES = False"
-        )
-    )
-    assert project.run("makemigrations", check=True).stdout == "No changes detected\n"
+    with_settings(project, PROTECT_UNOWNED_TABLES=False)
+    assert project.run("makemigrations", "--from-db", check=True).stdout == "No changes detected\n"
 
 
 def test_check_exits_1_and_writes_nothing(project: Project) -> None:

@@ -1,4 +1,9 @@
-"""makemigrations: autogenerate against the database, one migration file per changed app."""
+"""makemigrations: compare the models with the migration history, one new file per changed app.
+
+By default the history is replayed into a scratch database (project.state) and the models
+are compared with that; `from_db=True` compares with the configured database instead, as
+plain Alembic does (it must then have every migration applied).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from project.workspace import Workspace
 if TYPE_CHECKING:
     from alembic.operations import ops
     from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import Connection
 
     from project.describe import Change
     from project.history import History
@@ -41,6 +47,8 @@ class MakeMigrationsResult:
     migrations: list[NewMigration]
     ignored_tables: list[str]  # tables no installed app owns, left alone
     written: bool
+    compared_with: str = ""  # "the configured database", or how the history state was built
+    notes: list[str] = field(default_factory=list)
 
 
 def makemigrations(
@@ -50,8 +58,14 @@ def makemigrations(
     name: str | None = None,
     empty: bool = False,
     write: bool = True,
+    from_db: bool | None = None,
+    cache: bool = True,
 ) -> MakeMigrationsResult:
-    """Write (or, with `write=False`, only plan) the migrations the models need."""
+    """Write (or, with `write=False`, only plan) the migrations the models need.
+
+    `from_db` None follows the MAKEMIGRATIONS_FROM_DATABASE setting; `cache=False` rebuilds
+    the history state instead of reusing a cached one.
+    """
     if name is not None and not name.isidentifier():
         raise UsageError(f"The migration name must be a valid Python identifier, not '{name}'.")
     workspace = Workspace(settings)
@@ -60,33 +74,54 @@ def makemigrations(
         if not app_labels:
             raise UsageError("You must supply at least one app label when using --empty.")
         return _empty_migrations(workspace, apps, name or EMPTY_MIGRATION_NAME, write)
-    return _autogenerate(workspace, apps, name, write)
+    if from_db is None:
+        from_db = settings.makemigrations_from_database
+    return _autogenerate(workspace, apps, name, write, from_db, cache)
 
 
 def _autogenerate(
-    workspace: Workspace, selected: list[AppConfig], name: str | None, write: bool
+    workspace: Workspace,
+    selected: list[AppConfig],
+    name: str | None,
+    write: bool,
+    from_db: bool,
+    cache: bool,
 ) -> MakeMigrationsResult:
-    from alembic import command
-
-    from project.compare import load_dialect_plugins
+    from project.state import history_state
 
     model_owners = load_models(workspace.apps)
     history = workspace.history
     planner = _Planner(workspace, history, model_owners, selected, name, write)
-    with workspace.connect() as connection:
-        _require_up_to_date(history, workspace.version_rows(connection))
-        load_dialect_plugins(connection.dialect.name)
-        scripts = workspace.run_alembic(
-            connection,
-            command.revision,
-            autogenerate=True,
-            process_revision_directives=planner.process,
-            configure_options=planner.configure_options(connection.dialect.name),
-        )
+    if from_db:
+        with workspace.connect() as connection:
+            _require_up_to_date(history, workspace.version_rows(connection))
+            scripts = _revision(workspace, connection, planner)
+        compared_with, notes = "the configured database", []
+    else:
+        with history_state(workspace, cache=cache) as state:
+            scripts = _revision(workspace, state.connection, planner)
+        compared_with, notes = f"the migration history ({state.description})", state.notes
     if write:
         _format([Path(s.path) for s in _as_list(scripts)])
+    ignored = sorted(set(planner.ignored))
     return MakeMigrationsResult(
-        planner.planned, sorted(set(planner.ignored)), write and bool(planner.planned)
+        planner.planned, ignored, write and bool(planner.planned), compared_with, notes
+    )
+
+
+def _revision(workspace: Workspace, connection: Connection, planner: _Planner) -> Any:
+    """Alembic's autogenerate on `connection`, shaped by the planner's hooks."""
+    from alembic import command
+
+    from project.compare import load_dialect_plugins
+
+    load_dialect_plugins(connection.dialect.name)
+    return workspace.run_alembic(
+        connection,
+        command.revision,
+        autogenerate=True,
+        process_revision_directives=planner.process,
+        configure_options=planner.configure_options(connection.dialect.name),
     )
 
 
