@@ -196,3 +196,24 @@ def showmigrations(
     apps = service.showmigrations(runtime.settings, app_labels or [])
     output.render_showmigrations(runtime.terminal, apps)
     return apps
+
+
+def check(
+    ctx: typer.Context,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help="Also compare the live database with what its applied migrations say it should be.",
+        ),
+    ] = False,
+) -> object:
+    """Check the project: settings, apps, models and migration files load (and --drift)."""
+    from project.services.check import check as run_check
+
+    runtime: Runtime = ctx.obj
+    result = run_check(runtime.settings, drift=drift)
+    output.render_check(runtime.terminal, result)
+    if not result.ok:
+        raise typer.Exit(1)
+    return result

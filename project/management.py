@@ -62,7 +62,12 @@ def build_app(runtime: Runtime) -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(builtins.global_options)
-    for builtin in (builtins.makemigrations, builtins.migrate, builtins.showmigrations):
+    for builtin in (
+        builtins.makemigrations,
+        builtins.migrate,
+        builtins.showmigrations,
+        builtins.check,
+    ):
         app.command(rich_help_panel="Migrations")(builtin)
     for command in commands:
         app.command(name=command.name, rich_help_panel=f"App '{command.app_label}'")(

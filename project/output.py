@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from project.describe import Change
     from project.runner import Step
+    from project.services.check import CheckResult
     from project.services.makemigrations import MakeMigrationsResult
     from project.services.migrate import Plan
     from project.services.showmigrations import AppStatus, MigrationStatus
@@ -209,6 +210,26 @@ def render_migration_plan(term: Terminal, statuses: list[MigrationStatus]) -> No
             f"[{'X' if status.applied else ' '}]  {status.migration.key}"
             + (f" ... ({deps})" if deps else "")
         )
+
+
+# check
+
+
+def render_check(term: Terminal, result: CheckResult) -> None:
+    if result.drift:
+        applied = ", ".join(m.key for m in result.applied) or "no migrations"
+        term.out(f"The database differs from its migration history ({applied}).", style=ERROR)
+        term.out("To match the history, it would need:")
+        for table in result.drift:
+            term.out(f"  {table.table}", style=HEADING)
+            for change in table.changes:
+                term.out(f"    {change}")
+        return
+    if result.drift is not None:
+        term.out("The database matches its migration history.")
+    term.out(
+        f"System check identified no issues ({result.apps} apps, {result.migrations} migrations)."
+    )
 
 
 def render_error(term: Terminal, message: str) -> None:

@@ -118,3 +118,31 @@ def test_scratch_database_needs_the_right_to_create_one(make_project) -> None:  
         project.execute(
             "DROP OWNED BY limited", "DROP ROLE limited"
         ) if backend == "postgresql" else project.execute("DROP USER 'limited'@'127.0.0.1'")
+
+
+def test_check_drift_reports_differences_table_by_table(project: Project) -> None:
+    out = project.run("check", "--drift", check=True).stdout
+    assert out.startswith(
+        "The database matches its migration history.\nSystem check identified no issues"
+    )
+    project.run("migrate", "owners", check=True)
+    assert project.run("check", "--drift", check=True).stdout.startswith(
+        "The database matches"
+    )  # behind is fine
+    project.run("migrate", check=True)
+    project.execute(
+        "ALTER TABLE pets_pet ADD COLUMN extra INTEGER",
+        "CREATE TABLE legacy_data (id INTEGER PRIMARY KEY)",
+        "CREATE INDEX extra_idx ON pets_pet (species)",
+    )
+    result = project.run("check", "--drift")
+    assert result.returncode == 1, str(result)
+    assert result.stdout == (
+        "The database differs from its migration history (owners.0001_initial, pets.0001_initial).\n"
+        "To match the history, it would need:\n"
+        "  legacy_data\n"
+        "    - Drop table legacy_data\n"
+        "  pets_pet\n"
+        "    - Drop index extra_idx from pets_pet\n"
+        "    - Drop column extra from pets_pet\n"
+    )
