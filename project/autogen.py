@@ -133,3 +133,80 @@ def without_drops_of_dropped_tables(
             op = ops.ModifyTableOps(op.table_name, inner, schema=op.schema)
         kept.append(op)
     return kept
+
+
+def reverse_operations(operations: Iterable[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
+    """The downgrade of these operations. Alembic's own `reverse()` forgets column renames
+    and cannot reverse a table rename; a rename's reverse is the inverse rename."""
+    return [_reverse(op) for op in reversed(list(operations))]
+
+
+def _reverse(op: ops.MigrateOperation) -> ops.MigrateOperation:
+    if isinstance(op, ops.RenameTableOp):
+        return ops.RenameTableOp(op.new_table_name, op.table_name, schema=op.schema)
+    if isinstance(op, ops.AlterColumnOp) and op.modify_name:
+        return ops.AlterColumnOp(
+            op.table_name,
+            op.modify_name,
+            modify_name=op.column_name,
+            existing_type=op.existing_type,
+            existing_nullable=op.existing_nullable,
+            existing_server_default=op.existing_server_default,
+            schema=op.schema,
+        )
+    if isinstance(op, ops.ModifyTableOps):
+        return ops.ModifyTableOps(op.table_name, reverse_operations(op.ops), schema=op.schema)
+    return op.reverse()
+
+
+def safe_order(operations: Iterable[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
+    """Order each table's changes so MySQL/MariaDB accept them (every database does).
+
+    They refuse to drop an index a foreign key still uses: foreign keys are dropped first
+    and created last, and an index being replaced under a new name is dropped only after
+    its successor exists.
+    """
+    ordered = _indexes_created_before_dropped(list(operations))
+    for position, op in enumerate(ordered):
+        if isinstance(op, ops.ModifyTableOps):
+            changes = _indexes_created_before_dropped(list(op.ops))
+            drops = [
+                o
+                for o in changes
+                if isinstance(o, ops.DropConstraintOp) and o.constraint_type == "foreignkey"
+            ]
+            creates = [o for o in changes if isinstance(o, ops.CreateForeignKeyOp)]
+            rest = [o for o in changes if o not in drops and o not in creates]
+            ordered[position] = ops.ModifyTableOps(
+                op.table_name, [*drops, *rest, *creates], schema=op.schema
+            )
+    return ordered
+
+
+def _indexes_created_before_dropped(
+    operations: list[ops.MigrateOperation],
+) -> list[ops.MigrateOperation]:
+    """An index replaced by one of another name on the same columns (a renamed table's)
+    is dropped after its successor is created."""
+    result = list(operations)
+    for drop in [op for op in operations if isinstance(op, ops.DropIndexOp)]:
+        columns = _index_columns(drop._reverse) if drop._reverse is not None else None
+        successor = next(
+            (
+                op
+                for op in operations
+                if isinstance(op, ops.CreateIndexOp)
+                and op.table_name == drop.table_name
+                and op.index_name != drop.index_name
+                and _index_columns(op) == columns
+            ),
+            None,
+        )
+        if columns and successor is not None:
+            result.remove(drop)
+            result.insert(result.index(successor) + 1, drop)
+    return result
+
+
+def _index_columns(op: ops.CreateIndexOp) -> list[str]:
+    return [getattr(c, "name", None) or str(c) for c in op.columns]

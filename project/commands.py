@@ -87,12 +87,41 @@ def makemigrations(
         bool,
         typer.Option("--no-cache", help="Replay the migration history anew, ignoring the cache."),
     ] = False,
+    noinput: Annotated[
+        bool,
+        typer.Option(
+            "--noinput", "--no-input", help="Ask nothing: an ambiguous change is an error."
+        ),
+    ] = False,
+    rename: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rename",
+            metavar="APP.MODEL[.COLUMN]=NEW",
+            help="Answer a rename question: pets.pet.sex=gender (column) or pets.pet=animal (table).",
+        ),
+    ] = None,
+    no_rename: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--no-rename",
+            metavar="APP.MODEL[.COLUMN]",
+            help="Answer no: the column (or table) was removed, another one added.",
+        ),
+    ] = None,
 ) -> object:
     """Create new migrations from the changes in the models: one file per changed app."""
     from project.services.makemigrations import makemigrations as make
 
     runtime: Runtime = ctx.obj
     labels = app_labels or []
+    from project.questioner import Questioner, parse_renames
+
+    questioner = Questioner(
+        ask=None if noinput else runtime.terminal.ask,
+        renames=parse_renames(rename or []),
+        not_renames=set(no_rename or []),
+    )
     result = make(
         runtime.settings,
         labels,
@@ -101,6 +130,7 @@ def makemigrations(
         write=not (check or dry_run),
         from_db=True if from_db else None,
         cache=not no_cache,
+        questioner=questioner,
     )
     output.render_makemigrations(runtime.terminal, result, labels, runtime.verbosity)
     if check and result.migrations:

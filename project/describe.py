@@ -7,7 +7,7 @@ s SQL, ? anything else.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from alembic.operations import ops
@@ -23,16 +23,64 @@ class Change:
     table: str | None = None
     fragment: str | None = None  # part of an automatic migration name, None for none
     whole_table: bool = False  # creates or drops the table itself
+    destructive: bool = False  # may lose data or fail on existing rows
 
     def __str__(self) -> str:
         return f"{self.glyph} {self.text}"
+
+    @property
+    def marked(self) -> str:
+        """`! - Drop column ...` for a destructive change, `  + Create ...` otherwise."""
+        return f"{'!' if self.destructive else ' '} {self}"
 
 
 def describe_operations(
     operations: Iterable[ops.MigrateOperation], label: str = ""
 ) -> list[Change]:
-    """Flatten per-table containers into one `Change` per operation."""
-    return [describe(op, label) for op in flatten(operations)]
+    """Flatten per-table containers into one `Change` per operation, marking the ones that
+    may lose data or fail on existing rows."""
+    flat = list(flatten(operations))
+    created = {str(op.table_name) for op in flat if isinstance(op, ops.CreateTableOp)}
+    filled = {
+        (getattr(op, "table_name", None), getattr(op, "column_name", None))
+        for op in flat
+        if type(op).__name__ == "FillNullsOp"
+    }
+    return [
+        replace(describe(op, label), destructive=_destructive(op, created, filled)) for op in flat
+    ]
+
+
+def _destructive(op: ops.MigrateOperation, created: set[str], filled: set[tuple[Any, Any]]) -> bool:
+    if isinstance(op, (ops.DropTableOp, ops.DropColumnOp)):
+        return True
+    if isinstance(op, ops.AddColumnOp):  # NOT NULL without a default, on a table with rows
+        column = op.column
+        return (
+            not column.nullable and column.server_default is None and op.table_name not in created
+        )
+    if isinstance(op, ops.AlterColumnOp):
+        if op.modify_nullable is False and op.existing_nullable is not False:
+            return (op.table_name, op.column_name) not in filled
+        return narrows(op.existing_type, op.modify_type)
+    return False
+
+
+def narrows(old: Any, new: Any) -> bool:
+    """Whether values of type `old` may not fit in type `new` (a shorter string, a smaller
+    number, another kind of type)."""
+    from sqlalchemy import BigInteger, Integer, Numeric, SmallInteger, String
+
+    if old is None or new is None or not hasattr(old, "_type_affinity"):
+        return False
+    if isinstance(old, Integer) and isinstance(new, Integer):
+        rank = {SmallInteger: 1, BigInteger: 3}
+        return rank.get(type(new), 2) < rank.get(type(old), 2)
+    if isinstance(old, String) and isinstance(new, String):
+        return new.length is not None and (old.length is None or new.length < old.length)
+    if isinstance(old, Numeric) and isinstance(new, Numeric) and not isinstance(old, Integer):
+        return (new.precision or 0) < (old.precision or 0) or (new.scale or 0) < (old.scale or 0)
+    return bool(old._type_affinity is not new._type_affinity)
 
 
 def flatten(operations: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:
@@ -108,7 +156,11 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
             f"remove_{short}_{_CONSTRAINT_FRAGMENTS.get(kind, 'constraint')}",
         )
     if isinstance(op, ops.RenameTableOp):
-        return Change("~", f"Rename table {table} to {op.new_table_name}", table, f"rename_{short}")
+        new = op.new_table_name
+        # Its index and constraint changes are carried by the new name: they add nothing to the name.
+        return Change(
+            "~", f"Rename table {table} to {new}", new, f"rename_{short}_{_short(new, label)}", True
+        )
     if isinstance(op, (ops.CreateTableCommentOp, ops.DropTableCommentOp)):
         return Change("~", f"Alter comment of table {table}", table, f"alter_{short}_comment")
     if type(op).__name__ in _ENUM_OPERATIONS:  # alembic-postgresql-enum's, on PostgreSQL
@@ -117,6 +169,9 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         return Change(
             glyph, f"{verb} enum type {name}", table, f"alter_{name}" if glyph == "~" else None
         )
+    if type(op).__name__ == "FillNullsOp":
+        column, value = getattr(op, "column_name", "?"), getattr(op, "value", None)
+        return Change("~", f"Fill NULLs in {table}.{column} with {value!r}", table, None)
     if isinstance(op, ops.ExecuteSQLOp):
         return Change("s", "Run SQL", None, None)
     what = getattr(op, "call_name", None) or type(op).__name__

@@ -64,6 +64,17 @@ class Terminal:
             self._broken_line, self._open_line = self._open_line, None
         self._console("err").print(self.redact(text), style=style, markup=False, highlight=False)
 
+    def ask(self, prompt: str) -> str:
+        """A question on stderr, the answer from stdin (EOFError when there is none)."""
+        import sys
+
+        self._console("err").print(self.redact(prompt), end="", markup=False, highlight=False)
+        line = sys.stdin.readline()
+        if not line:
+            self._console("err").print()  # the prompt's line, left open
+            raise EOFError
+        return line.rstrip("\n")
+
     def _write(self, text: str, style: str | None, end: str) -> None:
         self._console("out").print(
             self.redact(text), style=style, end=end, markup=False, highlight=False
@@ -134,7 +145,7 @@ def render_makemigrations(
         term.out(f"Migrations for '{migration.app_label}':", style=HEADING)
         term.out(f"  {display_path(migration.path)}")
         for change in migration.changes:
-            term.out(f"    {change}")
+            term.out(f"  {change.marked}")
         for revision in migration.depends_on if verbosity >= 2 else []:
             term.out(f"    (depends on {revision})")
     if verbosity >= 2 and result.ignored_tables:
@@ -188,7 +199,7 @@ def render_migrate_plan(term: Terminal, steps: list[tuple[Step, list[Change]]]) 
     for step, changes in steps:
         term.out(step.migration.key if step.forward else f"Undo {step.migration.key}")
         for change in changes:
-            term.out(f"    {change}")
+            term.out(f"  {change.marked}")
 
 
 # showmigrations

@@ -30,3 +30,24 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
         if isinstance(name, str) and name.isidentifier():
             return f"{PREFIX}func.{name}()"
     return False
+
+
+def register_renderers() -> None:
+    """Teach Alembic to write the operations autogenerate itself never makes."""
+    from alembic.autogenerate import renderers
+    from alembic.operations import ops
+
+    from project.questioner import FillNullsOp
+
+    @renderers.dispatch_for(ops.RenameTableOp)
+    def _rename_table(autogen_context: Any, op: ops.RenameTableOp) -> str:
+        return f"op.rename_table({op.table_name!r}, {op.new_table_name!r})"
+
+    @renderers.dispatch_for(FillNullsOp)
+    def _fill_nulls(autogen_context: Any, op: FillNullsOp) -> str:
+        column = f"{PREFIX}column({op.column_name!r})"
+        return (
+            f"op.execute(\n    {PREFIX}table({op.table_name!r}, {column})\n"
+            f"    .update()\n    .where({column}.is_(None))\n"
+            f"    .values({{{op.column_name!r}: {op.value!r}}})\n)"
+        )

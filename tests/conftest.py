@@ -50,10 +50,14 @@ class Project:
         self.env = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
         self.env["DATABASE_URL"] = self.database_url
 
-    def run(self, *args: str, env: dict[str, str] | None = None, check: bool = False) -> Result:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, check: bool = False, answers: str = ""
+    ) -> Result:
+        """`python manage.py args`; `answers` is what the user types (stdin)."""
         completed = subprocess.run(
             [sys.executable, "manage.py", *args],
             check=False,
+            input=answers,
             cwd=self.path,
             env={**self.env, **(env or {})},
             capture_output=True,

@@ -54,7 +54,7 @@ def test_a_removed_model_is_still_dropped(project: Project) -> None:
     models = project.file("apps/pets/models.py")
     models.write_text(models.read_text().replace(TOY, "\n"))
     out = project.run("makemigrations", check=True).stdout  # the database was never migrated
-    assert "apps/pets/migrations/0003_delete_toy.py\n    - Drop table pets_toy\n" in out
+    assert "apps/pets/migrations/0003_delete_toy.py\n  ! - Drop table pets_toy\n" in out
 
 
 def test_the_history_state_is_cached(project: Project) -> None:

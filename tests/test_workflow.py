@@ -151,7 +151,7 @@ def test_automatic_names_describe_the_operations(project: Project) -> None:
         "Migrations for 'pets':\n"
         "  apps/pets/migrations/0002_pet_weight_remove_pet_condition.py\n"
         "    ~ Add column weight to pets_pet\n"
-        "    - Drop column condition from pets_pet\n"
+        "  ! - Drop column condition from pets_pet\n"
     )
     project.run("migrate", check=True)
     project.append(
@@ -173,7 +173,7 @@ def test_removed_model_is_dropped_by_its_app(project: Project) -> None:
     models.write_text(models.read_text().replace(VISIT_MODEL, "\n"))
     out = project.run("makemigrations", check=True).stdout
     assert "apps/pets/migrations/0003_delete_visit.py" in out
-    assert "    - Drop table pets_visit\n" in out
+    assert "  ! - Drop table pets_visit\n" in out
     project.run("migrate", check=True)
     assert "pets_visit" not in project.tables()
     project.run("migrate", "pets", "0002", check=True)  # the downgrade re-creates it
@@ -212,7 +212,7 @@ def test_unowned_tables_are_dropped_reversibly_when_allowed(project: Project) ->
     assert out == (
         "Migrations for 'owners':\n"
         "  apps/owners/migrations/0002_delete_example_pets.py\n"
-        "    - Drop table example_pets\n"
+        "  ! - Drop table example_pets\n"
     )
     assert project.migrations("pets") == ["0001_initial.py"]
     source = project.file("apps/owners/migrations/0002_delete_example_pets.py").read_text()
@@ -278,7 +278,7 @@ def test_migrate_plan_changes_nothing(project: Project) -> None:
     assert project.snapshot() == before
     project.run("migrate", check=True)
     out = project.run("migrate", "pets", "zero", "--plan", check=True).stdout
-    assert out == ("Planned operations:\nUndo pets.0001_initial\n    - Drop table pets_pet\n")
+    assert out == ("Planned operations:\nUndo pets.0001_initial\n  ! - Drop table pets_pet\n")
     assert (
         project.run("migrate", "--plan", check=True).stdout
         == "Planned operations:\n  No planned migration operations.\n"
