@@ -109,6 +109,14 @@ def makemigrations(
             help="Answer no: the column (or table) was removed, another one added.",
         ),
     ] = None,
+    lint: Annotated[
+        bool,
+        typer.Option(
+            "--lint",
+            help="Exit with status 1 if a migration has destructive changes (marked !) and no "
+            "allow_destructive = True.",
+        ),
+    ] = False,
 ) -> object:
     """Create new migrations from the changes in the models: one file per changed app."""
     from project.services.makemigrations import makemigrations as make
@@ -131,9 +139,10 @@ def makemigrations(
         from_db=True if from_db else None,
         cache=not no_cache,
         questioner=questioner,
+        lint=lint,
     )
     output.render_makemigrations(runtime.terminal, result, labels, runtime.verbosity)
-    if check and result.migrations:
+    if (check and result.migrations) or result.lint:
         raise typer.Exit(1)
     return result
 

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from alembic.operations import ops
-from sqlalchemy import Column
-from sqlalchemy.types import NullType
+from sqlalchemy import Column, DefaultClause
+from sqlalchemy.types import NullType, TypeEngine
+
+from project.questioner import FillNullsOp
 
 _BATCH = "batch_alter_table"
 
@@ -64,15 +66,11 @@ def _to_operation(call: ast.Call, batch_table: str | None) -> ops.MigrateOperati
     kwargs = {k.arg: _value(k.value) for k in call.keywords if k.arg}
     if batch_table is not None:
         args.insert(_BATCH_TABLE_POSITION.get(name, 0), batch_table)
+    if name == "execute" and call.args and (filled := _filled_column(call.args[0])):
+        return FillNullsOp(*filled, None)
     build = _BUILDERS.get(name)
     if build is None:
-        return (
-            None
-            if name in _IGNORED
-            else ops.ExecuteSQLOp(f"op.{name}(...)")
-            if name == "execute"
-            else _Unknown(name)
-        )
+        return None if name in _IGNORED else _Unknown(name)
     try:
         return build(args, kwargs)
     except (IndexError, TypeError):
@@ -99,16 +97,66 @@ def _string(node: ast.expr) -> str | None:
 
 
 def _value(node: ast.expr) -> Any:
-    """Literals as values, `sa.Column("name", ...)` as a column of that name, lists of those."""
+    """Literals as values; `sa.Column("name", type, nullable=..., server_default=...)` as such
+    a column; `sa.String(length=80)` and other SQLAlchemy types as types; lists of those."""
     if isinstance(node, ast.Call) and _method(node) == "Column" and node.args:
-        name = _string(node.args[0])
-        return Column(name, NullType()) if name else None
+        return _column(node)
+    if isinstance(node, ast.Call) and (type_ := _type(node)) is not None:
+        return type_
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_value(element) for element in node.elts]
     if isinstance(node, ast.Constant):
         return node.value
     text = _string(node)
     return text if text is not None else node
+
+
+def _column(node: ast.Call) -> Column[Any] | None:
+    name = _string(node.args[0])
+    if name is None:
+        return None
+    keywords = {k.arg: k.value for k in node.keywords if k.arg}
+    type_ = _value(node.args[1]) if len(node.args) > 1 else None
+    nullable = keywords.get("nullable")
+    column: Column[Any] = Column(
+        name,
+        type_ if isinstance(type_, TypeEngine) else NullType(),
+        nullable=not (isinstance(nullable, ast.Constant) and nullable.value is False),
+    )
+    if "server_default" in keywords:
+        column.server_default = DefaultClause("?")  # only whether there is one matters here
+    return column
+
+
+def _type(node: ast.Call) -> TypeEngine[Any] | None:
+    """`sa.VARCHAR(length=100)` and the like, when every argument is a literal."""
+    import sqlalchemy.types
+
+    candidate = getattr(sqlalchemy.types, _method(node), None)
+    if not (isinstance(candidate, type) and issubclass(candidate, TypeEngine)):
+        return None
+    literals = [a for a in node.args if isinstance(a, ast.Constant)]
+    keywords = {
+        k.arg: k.value.value for k in node.keywords if k.arg and isinstance(k.value, ast.Constant)
+    }
+    if len(literals) != len(node.args) or len(keywords) != len(node.keywords):
+        return None
+    try:
+        return candidate(*(a.value for a in literals), **keywords)
+    except TypeError:
+        return None
+
+
+def _filled_column(node: ast.expr) -> tuple[str, str] | None:
+    """`sa.table("t", sa.column("c")).update()...` (our one-off fill of NULLs) -> (t, c)."""
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call) and _method(call) == "table" and len(call.args) == 2:
+            table, column = call.args
+            if isinstance(column, ast.Call) and _method(column) == "column" and column.args:
+                names = _string(table), _string(column.args[0])
+                if names[0] and names[1]:
+                    return names[0], names[1]
+    return None
 
 
 # Where a batch operation's implicit table goes among the positional arguments.
@@ -135,6 +183,8 @@ _BUILDERS: dict[str, _Builder] = {
         a[1],
         modify_name=k.get("new_column_name"),
         modify_type=k.get("type_"),
+        existing_type=k.get("existing_type"),
+        existing_nullable=k.get("existing_nullable"),
         modify_nullable=k.get("nullable"),
         modify_server_default=k.get("server_default", False),
         modify_comment=k.get("comment", False),

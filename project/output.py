@@ -148,6 +148,15 @@ def render_makemigrations(
             term.out(f"  {change.marked}")
         for revision in migration.depends_on if verbosity >= 2 else []:
             term.out(f"    (depends on {revision})")
+    if result.lint:
+        term.out(
+            "Destructive changes not marked as reviewed (add allow_destructive = True to the file):",
+            style=ERROR,
+        )
+        for finding in result.lint:
+            term.out(f"  {finding.migration}")
+            for change in finding.changes:
+                term.out(f"  {change.marked}")
     if verbosity >= 2 and result.ignored_tables:
         term.out(
             f"Ignored {len(result.ignored_tables)} table(s) that no installed app owns "

@@ -137,3 +137,25 @@ def test_not_null_alteration_fills_existing_nulls(project: Project) -> None:
         ("Tom", "unknown"),
     ]
     assert project.run("makemigrations", "--check").returncode == 0
+
+
+def test_lint_wants_destructive_changes_reviewed(sqlite_project: Project) -> None:
+    project = sqlite_project
+    assert project.run("makemigrations", "--check", "--lint").returncode == 0
+    _edit(project, "    condition: Mapped[str | None] = mapped_column(String(50))\n", "")
+    result = project.run("makemigrations", "--check", "--lint")
+    assert result.returncode == 1
+    assert result.stdout.endswith(
+        "Destructive changes not marked as reviewed (add allow_destructive = True to the file):\n"
+        "  pets.0002_remove_pet_condition (not written)\n"
+        "  ! - Drop column condition from pets_pet\n"
+    )
+    assert project.run("makemigrations", "--lint").returncode == 1  # written, still unreviewed
+    path = project.file("apps/pets/migrations/0002_remove_pet_condition.py")
+    assert "! - Drop column condition from pets_pet" in path.read_text()  # said in the file too
+    path.write_text(path.read_text() + "\nallow_destructive = True\n")
+    assert project.run("makemigrations", "--check", "--lint").returncode == 0
+    # narrowing a type and NOT NULL without a default count too; widening does not
+    _edit(project, "name: Mapped[str | None] = mapped_column(String(50))", "name: Mapped[str | None] = mapped_column(String(20))")
+    out = project.run("makemigrations", "--lint").stdout
+    assert "  ! ~ Alter column name of pets_pet (type)\n" in out

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from project.history import History
+    from project.lint import Finding
     from project.settings import Settings
 
 EMPTY_MIGRATION_NAME = "manual"
@@ -37,6 +38,7 @@ class MakeMigrationsResult:
     written: bool
     compared_with: str = ""  # "the configured database", or how the history state was built
     notes: list[str] = field(default_factory=list)
+    lint: list[Finding] | None = None  # None: not asked for
 
 
 def makemigrations(
@@ -49,6 +51,7 @@ def makemigrations(
     from_db: bool | None = None,
     cache: bool = True,
     questioner: Questioner | None = None,
+    lint: bool = False,
 ) -> MakeMigrationsResult:
     """Write (or, with `write=False`, only plan) the migrations the models need.
 
@@ -66,7 +69,17 @@ def makemigrations(
         return _empty_migrations(workspace, apps, name or EMPTY_MIGRATION_NAME, write)
     if from_db is None:
         from_db = settings.makemigrations_from_database
-    return _autogenerate(workspace, apps, name, write, from_db, cache, questioner or Questioner())
+    result = _autogenerate(workspace, apps, name, write, from_db, cache, questioner or Questioner())
+    if lint:
+        from project.alembic_config import script_directory
+        from project.history import load_history
+        from project.lint import lint as find_unreviewed
+
+        history = workspace.history
+        if result.written:  # files just written are read again, and linted too
+            history = load_history(script_directory(workspace.config), workspace.apps)
+        result.lint = find_unreviewed(history, [app.label for app in apps], result.migrations)
+    return result
 
 
 def _autogenerate(
