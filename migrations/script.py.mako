@@ -1,16 +1,40 @@
+<% data = up_revision in config.attributes.get("data_migrations", ()) %>\
 """${config.attributes.get("docstrings", {}).get(up_revision, message)}"""
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+% if data:
+from sqlalchemy.orm import Session
+
+from project.data import data_migration
+% endif
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}
-down_revision: str | None = ${repr(down_revision)}
+down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
+% if data:
+
+def forward(session: Session) -> None:
+    """Change the data: rows with `session`, the schema with `op.*` if need be.
+
+    Reflect the tables you need, e.g. sa.Table("pets_pet", sa.MetaData(),
+    autoload_with=session.connection()), rather than importing today's models: this runs
+    again later, against the schema as it is at this point of the history.
+    """
+
+
+def backward(session: Session) -> None:
+    """Undo forward(). If that is impossible, delete this function and its name below:
+    the migration is then irreversible, and `migrate` will not go back past it."""
+
+
+upgrade, downgrade = data_migration(forward, backward)
+% else:
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
@@ -18,3 +42,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     ${downgrades if downgrades else "pass"}
+% endif

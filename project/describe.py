@@ -169,6 +169,8 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         return Change(
             glyph, f"{verb} enum type {name}", table, f"alter_{name}" if glyph == "~" else None
         )
+    if type(op).__name__ == "PythonOp":
+        return Change("p", f"Run Python {getattr(op, 'function', '?')}()", None, None)
     if type(op).__name__ == "FillNullsOp":
         column, value = getattr(op, "column_name", "?"), getattr(op, "value", None)
         return Change("~", f"Fill NULLs in {table}.{column} with {value!r}", table, None)

@@ -29,6 +29,7 @@ class Migration:
     down_revisions: tuple[str, ...]
     dependencies: tuple[str, ...]  # other apps' revisions this one needs (depends_on)
     path: Path
+    reversible: bool = True  # False: a data migration without a backward function
 
     @property
     def key(self) -> str:
@@ -141,6 +142,8 @@ def load_history(script: ScriptDirectory, apps: Sequence[AppConfig]) -> History:
 def _migration(script: Script, apps: Sequence[AppConfig]) -> Migration:
     from alembic import util
 
+    from project.data import is_irreversible
+
     path = Path(script.path)
     folder = path.parent.resolve()
     app = next((a for a in apps if a.migrations_dir.resolve() == folder), None)
@@ -156,4 +159,5 @@ def _migration(script: Script, apps: Sequence[AppConfig]) -> Migration:
         # depends_on as Alembic resolved it (a branch label becomes a revision id)
         dependencies=tuple(script._resolved_dependencies),
         path=path,
+        reversible=not is_irreversible(script.module),
     )

@@ -24,6 +24,10 @@ _BATCH = "batch_alter_table"
 def read_operations(path: Path, function: str = "upgrade") -> list[ops.MigrateOperation]:
     """The `op.*` calls of `upgrade()` (or `downgrade()`) as Alembic operation objects."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    data = _data_functions(tree)
+    if data is not None:  # upgrade, downgrade = data_migration(forward, backward)
+        name = data[0] if function == "upgrade" else data[1]
+        return [PythonOp(name)] if name else []
     body = next(
         (
             node.body
@@ -75,6 +79,23 @@ def _to_operation(call: ast.Call, batch_table: str | None) -> ops.MigrateOperati
         return build(args, kwargs)
     except (IndexError, TypeError):
         return _Unknown(name)
+
+
+class PythonOp(ops.MigrateOperation):
+    """A data migration's function."""
+
+    def __init__(self, function: str) -> None:
+        self.function = function
+
+
+def _data_functions(tree: ast.Module) -> tuple[str | None, str | None] | None:
+    """(forward, backward) names of `upgrade, downgrade = data_migration(forward, backward)`."""
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Assign) else None
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "data_migration":
+            names = [a.id if isinstance(a, ast.Name) else None for a in call.args]
+            return (names + [None, None])[0], (names + [None, None])[1]
+    return None
 
 
 class _Unknown(ops.MigrateOperation):

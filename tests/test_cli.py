@@ -37,13 +37,13 @@ def test_global_options_before_or_after_the_command(sqlite_project: Project) -> 
     sqlite_project.file("other_settings.py").write_text('INSTALLED_APPS = ["apps.owners"]\n')
     after = sqlite_project.run("showmigrations", "--settings=other_settings", check=True).stdout
     before = sqlite_project.run("--settings", "other_settings", "showmigrations", check=True).stdout
-    assert after == before == "owners\n [ ] 0001_initial\n"
+    assert after == before == "owners\n [ ] 0001_initial\n [ ] 0002_lowercase_emails\n"
     by_env = sqlite_project.run(
         "showmigrations", env={"MANAGE_SETTINGS_MODULE": "other_settings"}, check=True
     )
     assert by_env.stdout == after
     assert sqlite_project.run("migrate", "-v", "0", check=True).stdout == ""
-    assert sqlite_project.versions() == {"pets_0001_initial"}
+    assert sqlite_project.versions() == {"owners_0002_lowercase_emails", "pets_0001_initial"}
 
 
 def test_database_url_from_dotenv_and_environment(sqlite_project: Project) -> None:
@@ -52,7 +52,7 @@ def test_database_url_from_dotenv_and_environment(sqlite_project: Project) -> No
     sqlite_project.run("migrate", "owners", env={"DATABASE_URL": ""}, check=True)
     assert env_file_db.exists()
     sqlite_project.run("migrate", check=True)  # the real environment wins over .env
-    assert sqlite_project.versions() == {"pets_0001_initial"}
+    assert sqlite_project.versions() == {"owners_0002_lowercase_emails", "pets_0001_initial"}
 
 
 def test_default_database_is_db_sqlite3_beside_manage_py(sqlite_project: Project, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -98,9 +98,9 @@ def test_call_command_from_python(sqlite_project: Project) -> None:
     result = sqlite_project.python(code)
     assert result.returncode == 0, str(result)
     lines = result.stdout.strip().splitlines()
-    assert "['owners.0001_initial', 'pets.0001_initial']" in lines
+    assert "['owners.0001_initial', 'pets.0001_initial', 'owners.0002_lowercase_emails']" in lines
     assert "[('0001_initial', False)]" in lines
-    assert lines[-3] == "1"
+    assert lines[-3] == "1"  # pets.0001_initial
     assert lines[-2].startswith("error: App 'nope' could not be found")
     assert lines[-1] == "error: Unknown command: 'nosuchcommand'."
 

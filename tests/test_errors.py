@@ -121,7 +121,9 @@ def test_unreachable_database_masks_the_password(sqlite_project: Project) -> Non
 
 def test_database_at_an_unknown_revision(project: Project) -> None:
     project.run("migrate", check=True)
-    project.execute("UPDATE alembic_version SET version_num = 'pets_0042_gone'")
+    project.execute(
+        "UPDATE alembic_version SET version_num = 'pets_0042_gone' WHERE version_num = 'pets_0001_initial'"
+    )
     before = project.snapshot()
     for command in (["migrate"], ["showmigrations"], ["makemigrations", "--from-db"]):
         assert_error(

@@ -24,11 +24,16 @@ def test_works_whatever_the_configured_database_holds(project: Project) -> None:
     assert "0002_toy.py" in project.run("makemigrations", "--dry-run", check=True).stdout
     # ahead, on another branch: a revision no file has
     project.run("migrate", check=True)
-    project.execute("UPDATE alembic_version SET version_num = 'pets_0009_elsewhere'")
+    project.execute(
+        "UPDATE alembic_version SET version_num = 'pets_0009_elsewhere' WHERE version_num = 'pets_0001_initial'"
+    )
     out = project.run("makemigrations", check=True).stdout
     assert "apps/pets/migrations/0002_toy.py" in out
     assert project.run("makemigrations", "--check").returncode == 0
-    assert project.versions() == {"pets_0009_elsewhere"}  # never touched
+    assert project.versions() == {
+        "owners_0002_lowercase_emails",
+        "pets_0009_elsewhere",
+    }  # untouched
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
@@ -138,7 +143,8 @@ def test_check_drift_reports_differences_table_by_table(project: Project) -> Non
     result = project.run("check", "--drift")
     assert result.returncode == 1, str(result)
     assert result.stdout == (
-        "The database differs from its migration history (owners.0001_initial, pets.0001_initial).\n"
+        "The database differs from its migration history "
+        "(owners.0001_initial, pets.0001_initial, owners.0002_lowercase_emails).\n"
         "To match the history, it would need:\n"
         "  legacy_data\n"
         "    - Drop table legacy_data\n"

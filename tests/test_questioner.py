@@ -156,6 +156,10 @@ def test_lint_wants_destructive_changes_reviewed(sqlite_project: Project) -> Non
     path.write_text(path.read_text() + "\nallow_destructive = True\n")
     assert project.run("makemigrations", "--check", "--lint").returncode == 0
     # narrowing a type and NOT NULL without a default count too; widening does not
-    _edit(project, "name: Mapped[str | None] = mapped_column(String(50))", "name: Mapped[str | None] = mapped_column(String(20))")
+    _edit(
+        project,
+        "name: Mapped[str | None] = mapped_column(String(50))",
+        "name: Mapped[str | None] = mapped_column(String(20))",
+    )
     out = project.run("makemigrations", "--lint").stdout
     assert "  ! ~ Alter column name of pets_pet (type)\n" in out

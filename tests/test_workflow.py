@@ -22,6 +22,7 @@ def test_round_trip(project: Project) -> None:
         "Running migrations:\n"
         "  Applying owners.0001_initial... OK\n"
         "  Applying pets.0001_initial... OK\n"
+        "  Applying owners.0002_lowercase_emails... OK\n"
     )
     assert {"owners_owner", "pets_pet"} <= project.tables()
 
@@ -33,7 +34,7 @@ def test_round_trip(project: Project) -> None:
         "    + Create table pets_visit\n"
         "    + Create index ix_pets_visit_pet_id on pets_visit\n"
     )
-    assert project.migrations("owners") == ["0001_initial.py"]
+    assert project.migrations("owners") == ["0001_initial.py", "0002_lowercase_emails.py"]
 
     out = project.run("migrate", check=True).stdout
     assert "  Applying pets.0002_visit... OK\n" in out and "owners.0001" not in out
@@ -66,11 +67,13 @@ def test_showmigrations(project: Project) -> None:
     )
     project.run("migrate", "owners", check=True)
     assert project.run("showmigrations", check=True).stdout == (
-        "owners\n [X] 0001_initial\npets\n [ ] 0001_initial\nextra\n (no migrations)\n"
+        "owners\n [X] 0001_initial\n [X] 0002_lowercase_emails\npets\n [ ] 0001_initial\n"
+        "extra\n (no migrations)\n"
     )
     assert project.run("showmigrations", "pets", check=True).stdout == "pets\n [ ] 0001_initial\n"
     assert project.run("showmigrations", "--plan", check=True).stdout == (
         "[X]  owners.0001_initial\n[ ]  pets.0001_initial ... (owners.0001_initial)\n"
+        "[X]  owners.0002_lowercase_emails ... (owners.0001_initial)\n"
     )
 
 
@@ -102,17 +105,17 @@ def test_new_tables_in_two_apps_get_depends_on(project: Project) -> None:
         '    address_id: Mapped[int] = mapped_column(ForeignKey("owners_address.id"))\n',
     )
     out = project.run("makemigrations", "pets", "-v", "2", check=True).stdout
-    assert "apps/owners/migrations/0002_address.py" in out
+    assert "apps/owners/migrations/0003_address.py" in out
     assert "apps/pets/migrations/0002_kennel.py" in out
-    assert "(depends on owners_0002_address)" in out
+    assert "(depends on owners_0003_address)" in out
     kennel = project.file("apps/pets/migrations/0002_kennel.py").read_text()
-    assert 'depends_on: str | Sequence[str] | None = "owners_0002_address"' in kennel
+    assert 'depends_on: str | Sequence[str] | None = "owners_0003_address"' in kennel
     project.run("migrate", "pets", check=True)
     assert {"owners_address", "pets_kennel"} <= project.tables()
     # Unapplying owners entirely first unapplies what depends on it, and says so.
     out = project.run("migrate", "owners", "zero", check=True).stdout
     assert "Also unapplying, first, the migrations of other apps that depend on it: " in out
-    assert out.index("Unapplying pets.0002_kennel") < out.index("Unapplying owners.0002_address")
+    assert out.index("Unapplying pets.0002_kennel") < out.index("Unapplying owners.0003_address")
     assert out.index("Unapplying pets.0001_initial") < out.index("Unapplying owners.0001_initial")
     assert project.tables() <= {"alembic_version"}
 
@@ -129,7 +132,7 @@ def test_naming_an_app_restricts_new_files(project: Project) -> None:
     )
     out = project.run("makemigrations", "pets", check=True).stdout
     assert "Migrations for 'pets':" in out and "owners" not in out
-    assert project.migrations("owners") == ["0001_initial.py"]
+    assert project.migrations("owners") == ["0001_initial.py", "0002_lowercase_emails.py"]
     project.run("migrate", "pets", check=True)
     assert (
         project.run("makemigrations", "pets", check=True).stdout
@@ -211,16 +214,16 @@ def test_unowned_tables_are_dropped_reversibly_when_allowed(project: Project) ->
     # Drops of tables no app owns go to the first installed app among those being migrated.
     assert out == (
         "Migrations for 'owners':\n"
-        "  apps/owners/migrations/0002_delete_example_pets.py\n"
+        "  apps/owners/migrations/0003_delete_example_pets.py\n"
         "  ! - Drop table example_pets\n"
     )
     assert project.migrations("pets") == ["0001_initial.py"]
-    source = project.file("apps/owners/migrations/0002_delete_example_pets.py").read_text()
+    source = project.file("apps/owners/migrations/0003_delete_example_pets.py").read_text()
     assert 'op.drop_table("example_pets")' in source
     assert 'op.create_table(\n        "example_pets"' in source
     project.run("migrate", check=True)
     assert "example_pets" not in project.tables()
-    project.run("migrate", "owners", "0001", check=True)
+    project.run("migrate", "owners", "0002", check=True)
     assert "example_pets" in project.tables()
     # it would be dropped again
     assert project.run("makemigrations", "--from-db", "--check").returncode != 0
@@ -256,12 +259,15 @@ def test_empty_migration(project: Project) -> None:
     out = project.run("makemigrations", "--empty", "pets", check=True).stdout
     assert out == "Migrations for 'pets':\n  apps/pets/migrations/0002_manual.py\n"
     source = project.file("apps/pets/migrations/0002_manual.py").read_text()
-    assert 'down_revision: str | None = "pets_0001_initial"' in source
-    assert "def upgrade() -> None:\n    pass" in source
+    assert 'down_revision: str | Sequence[str] | None = "pets_0001_initial"' in source
+    assert "def forward(session: Session) -> None:" in source
+    assert "def backward(session: Session) -> None:" in source
+    assert "upgrade, downgrade = data_migration(forward, backward)" in source
     project.run("makemigrations", "--empty", "pets", "-n", "backfill", check=True)
     assert project.migrations("pets")[-1] == "0003_backfill.py"
     project.run("migrate", check=True)
-    assert project.versions() == {"pets_0003_backfill"}
+    assert project.versions() == {"owners_0002_lowercase_emails", "pets_0003_backfill"}
+    project.run("migrate", "pets", "0001", check=True)  # empty backward functions: reversible
 
 
 def test_migrate_plan_changes_nothing(project: Project) -> None:
@@ -274,6 +280,8 @@ def test_migrate_plan_changes_nothing(project: Project) -> None:
         "pets.0001_initial\n"
         "    + Create table pets_pet\n"
         "    + Create index ix_pets_pet_owner_id on pets_pet\n"
+        "owners.0002_lowercase_emails\n"
+        "    p Run Python forward()\n"
     )
     assert project.snapshot() == before
     project.run("migrate", check=True)
@@ -290,11 +298,12 @@ def test_migration_name_prefixes(project: Project) -> None:
     project.append("apps/pets/models.py", VISIT_MODEL)
     project.run("makemigrations", check=True)
     project.run("migrate", "pets", "0001", check=True)
-    assert project.versions() == {"pets_0001_initial"}
+    assert project.versions() == {"owners_0002_lowercase_emails", "pets_0001_initial"}
     project.run("migrate", "pets", "0002_v", check=True)
+    # its foreign key to owners makes it depend on owners' latest: one row says both
     assert project.versions() == {"pets_0002_visit"}
     project.run("migrate", "pets", "0001_initial", check=True)
-    assert project.versions() == {"pets_0001_initial"}
+    assert project.versions() == {"owners_0002_lowercase_emails", "pets_0001_initial"}
 
 
 def test_generated_files_are_deterministic_and_clean(sqlite_project: Project, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -147,6 +147,7 @@ def _empty_migrations(
         if write:
             leaf = history.leaf(app.label)
             workspace.config.attributes.setdefault("docstrings", {})[new.revision] = docstring(new)
+            workspace.config.attributes.setdefault("data_migrations", set()).add(new.revision)
             command.revision(
                 workspace.config,
                 message=new.name,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from project.apps import select_apps
-from project.errors import UsageError
+from project.errors import ProjectError, UsageError
 from project.runner import Progress, Step, revision_steps, run_steps
 from project.workspace import Workspace
 
@@ -122,6 +122,16 @@ def _plan(
         migration = history.find(app.label, target)
         summary = f"Target specific migration: {migration.name}, from {app.label}"
         plan = _steps(history, rows, migration.revision, migration.revision not in applied, summary)
+    irreversible = [
+        step.migration.key
+        for step in plan.steps
+        if not step.forward and not step.migration.reversible
+    ]
+    if irreversible:
+        raise ProjectError(
+            f"Cannot unapply {irreversible[0]}: it is irreversible (a data migration without a "
+            "backward function). Nothing was unapplied."
+        )
     plan.dependants = [
         step.migration for step in plan.steps if step.migration.app_label != app.label
     ]
