@@ -116,6 +116,16 @@ class Project:
         finally:
             engine.dispose()
 
+    def insert(self, table: str, **values: object) -> None:
+        """A row, written with SQLAlchemy so names are quoted right (MariaDB reserves `condition`)."""
+        engine = self.engine()
+        try:
+            with engine.begin() as connection:
+                reflected = sa.Table(table, sa.MetaData(), autoload_with=connection)
+                connection.execute(reflected.insert().values(**values))
+        finally:
+            engine.dispose()
+
     def versions(self) -> set[str]:
         if "alembic_version" not in self.tables():
             return set()
