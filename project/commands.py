@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from project import output
+from project.errors import ProjectError
 from project.runtime import Runtime
 from project.settings import SETTINGS_ENV_VAR
 
@@ -109,6 +110,13 @@ def makemigrations(
             help="Answer no: the column (or table) was removed, another one added.",
         ),
     ] = None,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Fold the changes into each app's latest migration, if no database ran it.",
+        ),
+    ] = False,
     lint: Annotated[
         bool,
         typer.Option(
@@ -130,17 +138,30 @@ def makemigrations(
         renames=parse_renames(rename or []),
         not_renames=set(no_rename or []),
     )
-    result = make(
-        runtime.settings,
-        labels,
-        name=name,
-        empty=empty,
-        write=not (check or dry_run),
-        from_db=True if from_db else None,
-        cache=not no_cache,
-        questioner=questioner,
-        lint=lint,
-    )
+    if update:
+        from project.services.update import update_latest
+
+        if empty or from_db or name:
+            raise ProjectError("--update cannot be combined with --empty, --from-db or --name.", 2)
+        result = update_latest(
+            runtime.settings,
+            labels,
+            write=not (check or dry_run),
+            cache=not no_cache,
+            questioner=questioner,
+        )
+    else:
+        result = make(
+            runtime.settings,
+            labels,
+            name=name,
+            empty=empty,
+            write=not (check or dry_run),
+            from_db=True if from_db else None,
+            cache=not no_cache,
+            questioner=questioner,
+            lint=lint,
+        )
     output.render_makemigrations(runtime.terminal, result, labels, runtime.verbosity)
     if (check and result.migrations) or result.lint:
         raise typer.Exit(1)

@@ -39,11 +39,11 @@ def register_renderers() -> None:
 
     from project.questioner import FillNullsOp
 
-    @renderers.dispatch_for(ops.RenameTableOp)
+    @renderers.dispatch_for(ops.RenameTableOp, replace=True)
     def _rename_table(autogen_context: Any, op: ops.RenameTableOp) -> str:
         return f"op.rename_table({op.table_name!r}, {op.new_table_name!r})"
 
-    @renderers.dispatch_for(FillNullsOp)
+    @renderers.dispatch_for(FillNullsOp, replace=True)
     def _fill_nulls(autogen_context: Any, op: FillNullsOp) -> str:
         column = f"{PREFIX}column({op.column_name!r})"
         return (

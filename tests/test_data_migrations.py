@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from conftest import Project, assert_error
 
 FILL = '''"""pets.0002_fill_condition"""

@@ -163,3 +163,45 @@ def test_lint_wants_destructive_changes_reviewed(sqlite_project: Project) -> Non
     )
     out = project.run("makemigrations", "--lint").stdout
     assert "  ! ~ Alter column name of pets_pet (type)\n" in out
+
+
+TOY = "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
+COLLAR = "\n\nclass Collar(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
+
+
+def test_update_folds_changes_into_the_latest_migration(project: Project) -> None:
+    project.run("migrate", check=True)
+    project.append("apps/pets/models.py", TOY)
+    project.run("makemigrations", check=True)
+    assert project.migrations("pets") == ["0001_initial.py", "0002_toy.py"]
+    project.append("apps/pets/models.py", COLLAR)
+    out = project.run("makemigrations", "--update", check=True).stdout
+    assert out == (
+        "Migrations for 'pets':\n"
+        "  apps/pets/migrations/0002_collar_toy.py\n"  # Alembic lists new tables by name
+        "    + Create table pets_collar\n"
+        "    + Create table pets_toy\n"
+    )
+    assert project.migrations("pets") == ["0001_initial.py", "0002_collar_toy.py"]
+    project.run("migrate", check=True)
+    assert {"pets_toy", "pets_collar"} <= project.tables()
+    assert project.run("makemigrations", "--check").returncode == 0
+    # now applied: no more updates to it
+    project.append("apps/pets/models.py", TOY.replace("Toy", "Ball"))
+    assert_error(
+        project.run("makemigrations", "--update"),
+        "pets.0002_collar_toy is applied to the database",
+        code=2,
+    )
+
+
+def test_update_keeps_migrations_with_code_of_their_own(sqlite_project: Project) -> None:
+    project = sqlite_project
+    project.append("apps/owners/models.py", TOY.replace("Toy", "Tag"))
+    before = project.snapshot()
+    assert_error(
+        project.run("makemigrations", "--update"),
+        "owners.0002_lowercase_emails has code of its own",
+        code=2,
+    )
+    assert project.snapshot() == before
