@@ -42,7 +42,14 @@ def build_config(settings: Settings, apps: Sequence[AppConfig], **attributes: An
     return config
 
 
-def script_directory(config: Config) -> ScriptDirectory:
+def script_directory(config: Config, unsquashed: frozenset[str] = frozenset()) -> ScriptDirectory:
+    """The migration files as Alembic sees them, with each squashed range shown as its
+    squashed migration unless listed in `unsquashed` (project.squash)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(config)
+    from project.squash import ProjectScriptDirectory
+
+    script = ScriptDirectory.from_config(config)
+    script.__class__ = ProjectScriptDirectory  # from_config always builds the base class
+    script.unsquashed = unsquashed  # type: ignore[attr-defined]
+    return script

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from project.apps import AppConfig, get_app_configs
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 class Workspace:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.unsquashed: frozenset[str] = (
+            frozenset()
+        )  # squashed ranges this database needs unsquashed
 
     @cached_property
     def apps(self) -> list[AppConfig]:
@@ -40,7 +43,7 @@ class Workspace:
     def script(self) -> ScriptDirectory:
         from project.alembic_config import script_directory
 
-        return script_directory(self.config)
+        return script_directory(self.config, self.unsquashed)
 
     @cached_property
     def history(self) -> History:
@@ -61,6 +64,44 @@ class Workspace:
         with connect(self.engine, self.settings) as connection:
             yield connection
 
+    def applied_rows(self, connection: Connection, restamp: bool = False) -> tuple[str, ...]:
+        """The version rows, once the view of squashed migrations fits this database.
+
+        A database that applied part of a squashed range sees the replaced migrations; one
+        that applied all of it sees the squashed migration, and with `restamp` its version
+        table says so from now on (Django marks the squashed migration applied likewise).
+        """
+        rows = self.version_rows(connection)
+        squashes = getattr(self.script, "squashes", {})
+        if not squashes or not any(row not in self.history.by_revision for row in rows):
+            return rows
+        from project.alembic_config import script_directory
+        from project.history import load_history
+        from project.squash import ALL
+
+        applied = load_history(script_directory(self.config, ALL), self.apps).applied(rows)
+        partial = {
+            s
+            for s, replaced in squashes.items()
+            if 0 < len(applied & set(replaced)) < len(replaced)
+        }
+        renamed = {r: s for s, replaced in squashes.items() if s not in partial for r in replaced}
+        if partial:
+            self.unsquashed = frozenset(partial)
+            self.__dict__.pop("script", None)
+            self.__dict__.pop("history", None)
+        new_rows = tuple(dict.fromkeys(renamed.get(row, row) for row in rows))
+        if restamp and new_rows != rows:
+            from sqlalchemy import text
+
+            for old, new in renamed.items():
+                connection.execute(
+                    text("UPDATE alembic_version SET version_num = :new WHERE version_num = :old"),
+                    {"new": new, "old": old},
+                )
+            connection.commit()
+        return new_rows
+
     def version_rows(self, connection: Connection) -> tuple[str, ...]:
         """The rows of Alembic's version table (empty when it does not exist yet)."""
         from alembic.runtime.migration import MigrationContext
@@ -69,9 +110,3 @@ class Workspace:
         rows = context.get_current_heads()
         connection.commit()  # close the read transaction before anything else begins one
         return rows
-
-    def run_alembic(self, connection: Connection, command: Any, *args: Any, **options: Any) -> Any:
-        """Run an `alembic.command` function with env.py using our connection and options."""
-        self.config.attributes["connection"] = connection
-        self.config.attributes["configure_options"] = options.pop("configure_options", {})
-        return command(self.config, *args, **options)

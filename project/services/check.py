@@ -49,9 +49,9 @@ def _drift(workspace: Workspace) -> tuple[list[TableDrift], list[Migration]]:
     """Compare the live schema with the history replayed up to the live version rows."""
     from project.state import history_state
 
-    history = workspace.history
     with workspace.connect() as live:
-        rows = workspace.version_rows(live)
+        rows = workspace.applied_rows(live)
+    history = workspace.history
     applied = [m for m in history.migrations if m.revision in history.applied(rows)]
     with history_state(workspace, target=rows or ("base",)) as state:
         expected = _reflect(state.connection)

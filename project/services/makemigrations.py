@@ -98,7 +98,7 @@ def _autogenerate(
     planner = Planner(workspace, history, model_owners, selected, name, write, questioner)
     if from_db:
         with workspace.connect() as connection:
-            _require_up_to_date(history, workspace.version_rows(connection))
+            _require_up_to_date(history, workspace.applied_rows(connection))
             scripts = _revision(workspace, connection, planner)
         compared_with, notes = "the configured database", []
     else:
@@ -107,7 +107,7 @@ def _autogenerate(
             scripts = _revision(workspace, state.connection, planner)
         compared_with, notes = f"the migration history ({state.description})", state.notes
     if write:
-        _format([Path(s.path) for s in _as_list(scripts)])
+        _format([Path(s.path) for s in scripts])
     ignored = sorted(set(planner.ignored))
     return MakeMigrationsResult(
         planner.planned, ignored, write and bool(planner.planned), compared_with, notes
@@ -116,26 +116,20 @@ def _autogenerate(
 
 def _revision(workspace: Workspace, connection: Connection, planner: Planner) -> Any:
     """Alembic's autogenerate on `connection`, shaped by the planner's hooks."""
-    from alembic import command
-
+    from project import revisions
     from project.compare import load_dialect_plugins
     from project.render import register_renderers
 
     load_dialect_plugins(connection.dialect.name)
     register_renderers()
-    return workspace.run_alembic(
-        connection,
-        command.revision,
-        autogenerate=True,
-        process_revision_directives=planner.process,
-        configure_options=planner.configure_options(connection.dialect.name),
-    )
+    options = planner.configure_options(connection.dialect.name)
+    return revisions.autogenerate(workspace, connection, planner.process, options)
 
 
 def _empty_migrations(
     workspace: Workspace, apps: list[AppConfig], name: str, write: bool
 ) -> MakeMigrationsResult:
-    from alembic import command
+    from project import revisions
 
     history = workspace.history
     planned = []
@@ -148,8 +142,8 @@ def _empty_migrations(
             leaf = history.leaf(app.label)
             workspace.config.attributes.setdefault("docstrings", {})[new.revision] = docstring(new)
             workspace.config.attributes.setdefault("data_migrations", set()).add(new.revision)
-            command.revision(
-                workspace.config,
+            revisions.empty(
+                workspace,
                 message=new.name,
                 head=f"{app.label}@head" if leaf else "base",
                 branch_label=None if leaf else app.label,
@@ -176,9 +170,3 @@ def _format(paths: list[Path]) -> None:
         subprocess.run(
             [sys.executable, "-m", "ruff", "format", "--quiet", *map(str, paths)], check=False
         )
-
-
-def _as_list(scripts: Any) -> list[Any]:
-    if scripts is None:
-        return []
-    return [s for s in (scripts if isinstance(scripts, list) else [scripts]) if s is not None]

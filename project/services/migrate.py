@@ -101,8 +101,8 @@ def step_changes(step: Step) -> list[Change]:
 def _plan(
     workspace: Workspace, connection: Connection, app_label: str | None, target: str | None
 ) -> Plan:
-    history = workspace.history
-    rows = workspace.version_rows(connection)
+    rows = workspace.applied_rows(connection, restamp=True)
+    history = workspace.history  # after the rows: they choose the view of squashed migrations
     applied = history.applied(rows)
     if app_label is None:
         labels = ", ".join(app.label for app in workspace.apps if history.for_app(app.label))

@@ -47,9 +47,10 @@ def migration_plan(settings: Settings, app_labels: Sequence[str] = ()) -> list[M
 
 
 def _statuses(workspace: Workspace) -> list[MigrationStatus]:
-    history = workspace.history
     with workspace.connect() as connection:
-        applied = history.applied(workspace.version_rows(connection))
+        rows = workspace.applied_rows(connection)
+    history = workspace.history  # after the rows: they choose the view of squashed migrations
+    applied = history.applied(rows)
     return [
         MigrationStatus(
             migration=m,

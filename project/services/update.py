@@ -50,7 +50,7 @@ def update_latest(
 def _check_updatable(workspace: Workspace, history: History, leaves: list[Migration]) -> None:
     try:
         with workspace.connect() as connection:
-            applied = history.applied(workspace.version_rows(connection))
+            applied = history.applied(workspace.applied_rows(connection))
     except DatabaseError as exc:
         raise DatabaseError(
             f"makemigrations --update must know what the database has applied: {exc}"
