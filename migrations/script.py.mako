@@ -16,6 +16,11 @@ revision: str = ${repr(up_revision)}
 down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+% if up_revision in config.attributes.get("replaces", {}):
+# Databases that applied all of these see this migration as applied; once every database
+# is past them, their files can be deleted (keep this line: later migrations name them).
+replaces = ${repr(config.attributes["replaces"][up_revision])}
+% endif
 
 % if data:
 

@@ -46,10 +46,13 @@ def script_directory(config: Config, unsquashed: frozenset[str] = frozenset()) -
     """The migration files as Alembic sees them, with each squashed range shown as its
     squashed migration unless listed in `unsquashed` (project.squash)."""
     from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionMap
 
     from project.squash import ProjectScriptDirectory
 
     script = ScriptDirectory.from_config(config)
-    script.__class__ = ProjectScriptDirectory  # from_config always builds the base class
+    # from_config always builds the base class, whose map was bound to its own loader.
+    script.__class__ = ProjectScriptDirectory
     script.unsquashed = unsquashed  # type: ignore[attr-defined]
+    script.revision_map = RevisionMap(script._load_revisions)
     return script

@@ -6,6 +6,7 @@ its `process_revision_directives` and `include_object` hooks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
@@ -62,6 +63,9 @@ def revision_id(label: str, stem: str, taken: Collection[str]) -> str:
 
 def migration_number(previous_name: str | None, count: int) -> int:
     """The next number after the app's latest migration (Django's rule)."""
+    squashed = re.match(r"^\d+_squashed_(\d+)", previous_name or "")
+    if squashed:  # 0001_squashed_0003_x is followed by 0004, as in Django
+        return int(squashed.group(1)) + 1
     if previous_name and previous_name[:4].isdigit():
         return int(previous_name[:4]) + 1
     return count + 1

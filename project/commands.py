@@ -277,3 +277,33 @@ def check(
     if not result.ok:
         raise typer.Exit(1)
     return result
+
+
+def squashmigrations(
+    ctx: typer.Context,
+    app_label: Annotated[str, typer.Argument(help="The app whose migrations to squash.")],
+    start_migration_name: Annotated[
+        str,
+        typer.Argument(help="The first migration of the range, or the last if END is not given."),
+    ],
+    end_migration_name: Annotated[
+        str | None,
+        typer.Argument(help="The last migration of the range (default: the app's first to START)."),
+    ] = None,
+    squashed_name: Annotated[
+        str | None,
+        typer.Option("--squashed-name", help="Name the squashed migration (after its number)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show it; write nothing.")] = False,
+) -> object:
+    """Squash a range of an app's migrations into one, which replaces them."""
+    from project.services.squashmigrations import squashmigrations as squash
+
+    runtime: Runtime = ctx.obj
+    if end_migration_name is None:
+        start, end = None, start_migration_name
+    else:
+        start, end = start_migration_name, end_migration_name
+    result = squash(runtime.settings, app_label, start, end, name=squashed_name, write=not dry_run)
+    output.render_squash(runtime.terminal, result, runtime.verbosity)
+    return result

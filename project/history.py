@@ -30,6 +30,7 @@ class Migration:
     dependencies: tuple[str, ...]  # other apps' revisions this one needs (depends_on)
     path: Path
     reversible: bool = True  # False: a data migration without a backward function
+    replaces: tuple[str, ...] = ()  # a squashed migration's replaced revisions
 
     @property
     def key(self) -> str:
@@ -143,6 +144,7 @@ def _migration(script: Script, apps: Sequence[AppConfig]) -> Migration:
     from alembic import util
 
     from project.data import is_irreversible
+    from project.squash import replaced_by
 
     path = Path(script.path)
     folder = path.parent.resolve()
@@ -160,4 +162,5 @@ def _migration(script: Script, apps: Sequence[AppConfig]) -> Migration:
         dependencies=tuple(script._resolved_dependencies),
         path=path,
         reversible=not is_irreversible(script.module),
+        replaces=replaced_by(script),
     )

@@ -66,6 +66,7 @@ def build_app(runtime: Runtime) -> typer.Typer:
         builtins.makemigrations,
         builtins.migrate,
         builtins.showmigrations,
+        builtins.squashmigrations,
         builtins.check,
     ):
         app.command(rich_help_panel="Migrations")(builtin)

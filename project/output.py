@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from project.services.makemigrations import MakeMigrationsResult
     from project.services.migrate import Plan
     from project.services.showmigrations import AppStatus, MigrationStatus
+    from project.services.squashmigrations import SquashResult
 
 HEADING = "bold"
 SUCCESS = "green"
@@ -164,6 +165,25 @@ def render_makemigrations(
         )
 
 
+def render_squash(term: Terminal, result: SquashResult, verbosity: int) -> None:
+    from project.tracebacks import display_path
+
+    if verbosity < 1:
+        return
+    migration = result.migration
+    term.out(
+        f"Squashed {len(result.replaces)} migrations of '{migration.app_label}' into:",
+        style=HEADING,
+    )
+    term.out(f"  {display_path(migration.path)}")
+    for change in migration.changes:
+        term.out(f"  {change.marked}")
+    term.out(
+        "It replaces them: databases that applied them keep working. Once every database has "
+        "migrated past them, delete their files."
+    )
+
+
 # migrate
 
 
@@ -220,7 +240,9 @@ def render_showmigrations(term: Terminal, apps: list[AppStatus]) -> None:
         if not app.migrations:
             term.out(" (no migrations)")
         for status in app.migrations:
-            term.out(f" [{'X' if status.applied else ' '}] {status.migration.name}")
+            replaces = len(status.migration.replaces)
+            squashed = f" ({replaces} squashed migrations)" if replaces else ""
+            term.out(f" [{'X' if status.applied else ' '}] {status.migration.name}{squashed}")
 
 
 def render_migration_plan(term: Terminal, statuses: list[MigrationStatus]) -> None:

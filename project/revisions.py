@@ -19,23 +19,34 @@ Hook = Callable[[Any, Any, list[Any]], None]  # process_revision_directives
 
 
 def autogenerate(
-    workspace: Workspace, connection: Connection, hook: Hook, options: dict[str, Any]
+    workspace: Workspace,
+    connection: Connection,
+    hook: Hook,
+    options: dict[str, Any],
+    compare: bool = True,
 ) -> list[Script]:
-    """Compare on `connection` (env.py gets it and `options`); `hook` shapes the scripts."""
+    """Compare on `connection` (env.py gets it and `options`); `hook` shapes the scripts.
+
+    With `compare=False` Alembic neither compares nor requires the schema to be at its
+    heads: the hook makes the operations itself (squashmigrations, from an earlier state).
+    """
     from alembic.runtime.environment import EnvironmentContext
 
     context = _revision_context(workspace, hook, autogenerate=True)
     workspace.config.attributes["connection"] = connection
     workspace.config.attributes["configure_options"] = options
 
-    def compare(revision: Any, migration_context: Any) -> list[Any]:
-        context.run_autogenerate(revision, migration_context)
+    def run(revision: Any, migration_context: Any) -> list[Any]:
+        if compare:
+            context.run_autogenerate(revision, migration_context)
+        else:
+            context.run_no_autogenerate(revision, migration_context)
         return []
 
     with EnvironmentContext(
         workspace.config,
         workspace.script,
-        fn=compare,
+        fn=run,
         template_args=context.template_args,
         revision_context=context,
     ):

@@ -72,8 +72,9 @@ class Workspace:
         table says so from now on (Django marks the squashed migration applied likewise).
         """
         rows = self.version_rows(connection)
+        known = self.history.by_revision  # reading the files also finds the squashes
         squashes = getattr(self.script, "squashes", {})
-        if not squashes or not any(row not in self.history.by_revision for row in rows):
+        if not squashes or all(row in known for row in rows):
             return rows
         from project.alembic_config import script_directory
         from project.history import load_history
@@ -87,9 +88,7 @@ class Workspace:
         }
         renamed = {r: s for s, replaced in squashes.items() if s not in partial for r in replaced}
         if partial:
-            self.unsquashed = frozenset(partial)
-            self.__dict__.pop("script", None)
-            self.__dict__.pop("history", None)
+            self.use_view(frozenset(partial))
         new_rows = tuple(dict.fromkeys(renamed.get(row, row) for row in rows))
         if restamp and new_rows != rows:
             from sqlalchemy import text
@@ -101,6 +100,12 @@ class Workspace:
                 )
             connection.commit()
         return new_rows
+
+    def use_view(self, unsquashed: frozenset[str]) -> None:
+        """See these squashed ranges as the migrations they replace (project.squash)."""
+        self.unsquashed = unsquashed
+        self.__dict__.pop("script", None)
+        self.__dict__.pop("history", None)
 
     def version_rows(self, connection: Connection) -> tuple[str, ...]:
         """The rows of Alembic's version table (empty when it does not exist yet)."""

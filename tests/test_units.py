@@ -115,6 +115,7 @@ def test_migration_number_follows_the_latest() -> None:
     assert migration_number(None, 0) == 1
     assert migration_number("0007_visit", 3) == 8
     assert migration_number("handwritten", 3) == 4
+    assert migration_number("0001_squashed_0007_visit", 1) == 8
 
 
 def test_app_label_of_module() -> None:

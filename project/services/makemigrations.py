@@ -107,7 +107,7 @@ def _autogenerate(
             scripts = _revision(workspace, state.connection, planner)
         compared_with, notes = f"the migration history ({state.description})", state.notes
     if write:
-        _format([Path(s.path) for s in scripts])
+        format_files([Path(s.path) for s in scripts])
     ignored = sorted(set(planner.ignored))
     return MakeMigrationsResult(
         planner.planned, ignored, write and bool(planner.planned), compared_with, notes
@@ -150,7 +150,7 @@ def _empty_migrations(
                 version_path=str(app.migrations_dir),
                 rev_id=new.revision,
             )
-            _format([new.path])
+            format_files([new.path])
     return MakeMigrationsResult(planned, [], write)
 
 
@@ -164,7 +164,7 @@ def _require_up_to_date(history: History, version_rows: Sequence[str]) -> None:
         )
 
 
-def _format(paths: list[Path]) -> None:
+def format_files(paths: list[Path]) -> None:
     """Format new files with ruff, if it is installed, so they read like the rest of the code."""
     if paths and importlib.util.find_spec("ruff") is not None:
         subprocess.run(

@@ -84,6 +84,9 @@ def migrate(
                 progress or (lambda event, step: None),
                 stop_requested,
             )
+            if workspace.unsquashed:  # it ran the replaced migrations: maybe all of them now
+                workspace.use_view(frozenset())
+                workspace.applied_rows(connection, restamp=True)
     return plan
 
 

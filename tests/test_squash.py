@@ -1,0 +1,87 @@
+"""squashmigrations: one migration replacing a range; old and new databases both work."""
+
+from __future__ import annotations
+
+from conftest import Project, assert_error
+
+TOY = "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
+BALL = TOY.replace("Toy", "Ball")
+
+
+def _three_pet_migrations(project: Project) -> None:
+    project.append("apps/pets/models.py", TOY)
+    project.run("makemigrations", check=True)
+    project.run("migrate", check=True)
+    project.append("apps/pets/models.py", BALL)
+    project.run("makemigrations", check=True)
+
+
+def test_squash_replaces_the_range(project: Project) -> None:
+    project.run("migrate", check=True)
+    _three_pet_migrations(project)
+    project.run("migrate", check=True)
+    out = project.run("squashmigrations", "pets", "0003", check=True).stdout
+    assert out.startswith(
+        "Squashed 3 migrations of 'pets' into:\n  apps/pets/migrations/0001_squashed_0003_ball.py\n"
+    )
+    assert "    + Create table pets_ball\n" in out and "    + Create table pets_pet\n" in out
+    source = project.file("apps/pets/migrations/0001_squashed_0003_ball.py").read_text()
+    assert 'replaces = ("pets_0001_initial", "pets_0002_toy", "pets_0003_ball")' in source
+    # A database that applied the range sees the squashed migration as applied.
+    assert project.run("showmigrations", "pets", check=True).stdout == (
+        "pets\n [X] 0001_squashed_0003_ball (3 squashed migrations)\n"
+    )
+    assert project.run("migrate", check=True).stdout.endswith("No migrations to apply.\n")
+    assert "pets_0001_squashed_0003" in project.versions()  # restamped
+    assert project.run("makemigrations", "--check").returncode == 0
+    # A new database runs only the squashed one, and it can be unapplied and applied again.
+    project.run("migrate", "pets", "zero", check=True)
+    assert not {"pets_pet", "pets_toy", "pets_ball"} & project.tables()
+    out = project.run("migrate", check=True).stdout
+    assert "  Applying pets.0001_squashed_0003_ball... OK\n" in out and "0002_toy" not in out
+    assert {"pets_pet", "pets_toy", "pets_ball"} <= project.tables()
+    # Later migrations follow the squashed one.
+    project.append("apps/pets/models.py", TOY.replace("Toy", "Leash"))
+    assert "apps/pets/migrations/0004_leash.py" in project.run("makemigrations", check=True).stdout
+    project.run("migrate", check=True)
+    assert project.run("makemigrations", "--check").returncode == 0
+
+
+def test_a_database_in_the_middle_of_the_range_keeps_the_old_migrations(
+    sqlite_project: Project,
+) -> None:
+    project = sqlite_project
+    project.run("migrate", check=True)
+    _three_pet_migrations(project)
+    partial = {"DATABASE_URL": f"sqlite:///{project.path / 'partial.sqlite3'}"}
+    project.run("migrate", "pets", "0002", env=partial, check=True)
+    project.run("squashmigrations", "pets", "0003", check=True)
+    assert project.run("showmigrations", "pets", env=partial, check=True).stdout == (
+        "pets\n [X] 0001_initial\n [X] 0002_toy\n [ ] 0003_ball\n"
+    )
+    out = project.run("migrate", env=partial, check=True).stdout
+    assert "  Applying pets.0003_ball... OK\n" in out
+    assert project.run("showmigrations", "pets", env=partial, check=True).stdout == (
+        "pets\n [X] 0001_squashed_0003_ball (3 squashed migrations)\n"
+    )
+    # Once every database is past the range, its files can go (keep `replaces`).
+    for name in ("0001_initial.py", "0002_toy.py", "0003_ball.py"):
+        project.file(f"apps/pets/migrations/{name}").unlink()
+    project.run("migrate", env=partial, check=True)
+    assert project.run("makemigrations", "--check").returncode == 0
+
+
+def test_squash_refuses_what_it_cannot_rebuild(sqlite_project: Project) -> None:
+    project = sqlite_project
+    assert_error(project.run("squashmigrations", "pets", "0001"), "Nothing to squash", code=2)
+    assert_error(
+        project.run("squashmigrations", "pets", "0009"),
+        "Cannot find a migration matching '0009'",
+        code=2,
+    )
+    project.run("makemigrations", "--empty", "pets", check=True)
+    assert_error(
+        project.run("squashmigrations", "pets", "0002"),
+        "pets.0002_manual has code of its own",
+        code=2,
+    )
