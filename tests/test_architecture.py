@@ -64,10 +64,10 @@ def test_lower_layers_do_not_import_upper_ones() -> None:
 
 def test_errors_and_output_are_leaves() -> None:
     assert [i for i, _ in FRAMEWORK["project.errors"] if i.startswith("project")] == []
-    runtime_imports = [
+    runtime_imports = {
         i for i, typing in FRAMEWORK["project.output"] if i.startswith("project") and not typing
-    ]
-    assert runtime_imports == ["project.tracebacks"]
+    }
+    assert runtime_imports == {"project.tracebacks"}
 
 
 def test_models_import_only_project_db() -> None:
