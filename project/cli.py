@@ -53,7 +53,8 @@ def _option_value(args: Sequence[str], name: str) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    args = hoist_global_options(sys.argv[1:] if argv is None else argv)
+    # No command: the help, on stdout, as `manage.py --help` (as Django's manage.py does).
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv) or ["--help"]
     runtime = Runtime(
         settings_module=_option_value(args, "--settings"), traceback="--traceback" in args
     )

@@ -54,10 +54,13 @@ def build_app(runtime: Runtime) -> typer.Typer:
     epilog = f"Only built-in commands are listed: {settings_problem}" if settings_problem else None
     app = typer.Typer(
         name=PROG_NAME,
+        cls=_Group,
         help="Manage this project's database schema, Django-style, on Alembic.",
         epilog=epilog,
         no_args_is_help=True,
         add_completion=False,
+        # Plain help: rich's rendering costs more start-up time than the rest of --help.
+        rich_markup_mode=None,
         pretty_exceptions_enable=False,  # its tracebacks show local variables, passwords included
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -75,6 +78,24 @@ def build_app(runtime: Runtime) -> typer.Typer:
             command.function
         )
     return app
+
+
+class _Group(typer.core.TyperGroup):
+    """Lists commands under headings, built-ins first, then each app's (as Django's help)."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in commands if command and not command.hidden]
+        if not shown:
+            return
+        width = formatter.width - 6 - max(len(name) for name, _ in shown)
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for name, command in shown:
+            heading = getattr(command, "rich_help_panel", None) or "Commands"
+            sections.setdefault(heading, []).append((name, command.get_short_help_str(width)))
+        for heading, rows in sections.items():
+            with formatter.section(heading):
+                formatter.write_dl(rows)
 
 
 def call_command(

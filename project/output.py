@@ -6,12 +6,12 @@ Every line passes through `redact`, so a database password never reaches the scr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, TextIO
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from project.describe import Change
     from project.runner import Step
     from project.services.check import CheckResult
@@ -20,20 +20,18 @@ if TYPE_CHECKING:
     from project.services.showmigrations import AppStatus, MigrationStatus
     from project.services.squashmigrations import SquashResult
 
-HEADING = "bold"
-SUCCESS = "green"
-ERROR = "red"
-WARNING = "yellow"
+# Styles, as click.style (typer.style) arguments; colour only on a terminal, never with --no-color.
+Style = Mapping[str, Any]
+HEADING: Style = {"bold": True}
+SUCCESS: Style = {"fg": "green"}
+ERROR: Style = {"fg": "red"}
+WARNING: Style = {"fg": "yellow"}
 MIN_SECRET_LENGTH = 3
 
 
 class Terminal:
-    def __init__(
-        self, *, no_color: bool = False, stdout: TextIO | None = None, stderr: TextIO | None = None
-    ):
-        self.no_color = no_color
-        self._stdout, self._stderr = stdout, stderr
-        self._consoles: dict[str, Console] = {}
+    def __init__(self, *, no_color: bool = False) -> None:
+        self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
         self._secrets: set[str] = set()
         self._open_line: str | None = None  # text of a line not ended yet ("  Applying x...")
         self._broken_line: str | None = None  # such a line, cut by a message on a terminal
@@ -47,59 +45,40 @@ class Terminal:
             text = text.replace(secret, "***")
         return text
 
-    def out(self, text: str = "", style: str | None = None, end: str = "\n") -> None:
+    def out(self, text: str = "", style: Style | None = None, end: str = "\n") -> None:
         if self._broken_line is not None:  # an error message cut the line: start it again
-            self._write(self._broken_line, None, "")
+            self._echo(self._broken_line, None, "", err=False)
             self._broken_line = None
-        self._write(text, style, end)
-        self._open_line = (
-            self._open_line if text.startswith(" ") and self._open_line else ""
-        ) + text
-        if end.endswith("\n"):
-            self._open_line = None
+        self._echo(text, style, end, err=False)
+        self._open_line = None if end.endswith("\n") else (self._open_line or "") + text + end
 
-    def err(self, text: str, style: str | None = None) -> None:
-        console = self._console("out")
-        if self._open_line is not None and console.is_terminal:  # same screen: don't glue lines
-            console.print()
+    def err(self, text: str, style: Style | None = None) -> None:
+        if self._open_line is not None and sys.stdout.isatty():  # same screen: don't glue lines
+            self._echo("", None, "\n", err=False)
             self._broken_line, self._open_line = self._open_line, None
-        self._console("err").print(self.redact(text), style=style, markup=False, highlight=False)
+        self._echo(text, style, "\n", err=True)
 
     def ask(self, prompt: str) -> str:
         """A question on stderr, the answer from stdin (EOFError when there is none)."""
-        import sys
-
-        self._console("err").print(self.redact(prompt), end="", markup=False, highlight=False)
+        self._echo(prompt, None, "", err=True)
         line = sys.stdin.readline()
         if not line:
-            self._console("err").print()  # the prompt's line, left open
+            self._echo("", None, "\n", err=True)  # the prompt's line, left open
             raise EOFError
         return line.rstrip("\n")
 
-    def _write(self, text: str, style: str | None, end: str) -> None:
-        self._console("out").print(
-            self.redact(text), style=style, end=end, markup=False, highlight=False
-        )
-
-    def close_line(self, text: str, style: str | None = None) -> None:
+    def close_line(self, text: str, style: Style | None = None) -> None:
         """End a line left open by a progress message ("  Applying x..." + " FAILED")."""
         if self._open_line is not None or self._broken_line is not None:
             self.out(text, style=style)
 
-    def _console(self, stream: str) -> Console:
-        # rich is imported on first output, not at start-up.
-        if stream not in self._consoles:
-            from rich.console import Console
+    def _echo(self, text: str, style: Style | None, end: str, err: bool) -> None:
+        import typer
 
-            file = self._stdout if stream == "out" else self._stderr
-            self._consoles[stream] = Console(
-                file=file,
-                stderr=stream == "err" and file is None,
-                no_color=self.no_color,
-                highlight=False,
-                soft_wrap=True,
-            )
-        return self._consoles[stream]
+        message = self.redact(text)
+        if style:
+            message = typer.style(message, **style)
+        typer.echo(message + end, nl=False, err=err, color=False if self.no_color else None)
 
 
 def configure_logging(term: Terminal, verbosity: int) -> None:

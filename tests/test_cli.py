@@ -11,7 +11,7 @@ def test_help_lists_every_command_grouped_by_app(sqlite_project: Project) -> Non
     out = sqlite_project.run("--help", env={"COLUMNS": "120"}, check=True).stdout
     for command in ("makemigrations", "migrate", "showmigrations", "importpets"):
         assert command in out
-    assert "App 'pets'" in out
+    assert "\nApp 'pets':\n  importpets" in out and "\nMigrations:\n  makemigrations" in out
     assert (
         sqlite_project.run(env={"COLUMNS": "120"}).stdout.strip() == out.strip()
     )  # no arguments: the same help
