@@ -16,7 +16,7 @@ from alembic.operations import ops
 from sqlalchemy import Column, DefaultClause
 from sqlalchemy.types import NullType, TypeEngine
 
-from project.questioner import FillNullsOp
+from project.ambiguities import FillNullsOp
 
 _BATCH = "batch_alter_table"
 

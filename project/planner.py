@@ -101,6 +101,7 @@ class Planner:
         """Replace Alembic's one script by one per changed app, ordered by dependency."""
         from alembic.operations import ops
 
+        from project.ambiguities import with_not_null_answers
         from project.autogen import (
             reverse_operations,
             safe_order,
@@ -108,7 +109,6 @@ class Planner:
             without_drops_of_dropped_tables,
         )
         from project.db import metadata
-        from project.questioner import with_not_null_answers
 
         generated = directives[0]
         operations = self._with_renames(context, list(generated.upgrade_ops.ops))
@@ -162,8 +162,8 @@ class Planner:
         carry the old name follow too."""
         from alembic.autogenerate import produce_migrations
 
+        from project.ambiguities import rename_candidates
         from project.db import metadata
-        from project.questioner import rename_candidates
 
         selected = {app.label for app in self.selected}
         candidates = [

@@ -37,7 +37,7 @@ def register_renderers() -> None:
     from alembic.autogenerate import renderers
     from alembic.operations import ops
 
-    from project.questioner import FillNullsOp
+    from project.ambiguities import FillNullsOp
 
     @renderers.dispatch_for(ops.RenameTableOp, replace=True)
     def _rename_table(autogen_context: Any, op: ops.RenameTableOp) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from project.apps import AppConfig, load_models, select_apps
 from project.errors import DatabaseError, UsageError
+from project.fingerprint import fingerprint, known_unchanged, remember_unchanged
 from project.planner import NewMigration, Planner, docstring, new_migration
 from project.questioner import Questioner
 from project.workspace import Workspace
@@ -69,7 +70,15 @@ def makemigrations(
         return _empty_migrations(workspace, apps, name or EMPTY_MIGRATION_NAME, write)
     if from_db is None:
         from_db = settings.makemigrations_from_database
+    labels = [app.label for app in apps]
+    key = fingerprint(settings, labels) if cache and not from_db else None
+    if key and not lint and known_unchanged(settings, key):
+        return MakeMigrationsResult(
+            [], [], False, "the migration history (unchanged since the last check)"
+        )
     result = _autogenerate(workspace, apps, name, write, from_db, cache, questioner or Questioner())
+    if key and not result.migrations:
+        remember_unchanged(settings, key)
     if lint:
         from project.alembic_config import script_directory
         from project.history import load_history
