@@ -1,14 +1,23 @@
 <% data = up_revision in config.attributes.get("data_migrations", ()) %>\
 """${config.attributes.get("docstrings", {}).get(up_revision, message)}"""
+% if data:
+
+from __future__ import annotations
+% endif
 
 from collections.abc import Sequence
+% if data:
+from typing import TYPE_CHECKING
+% endif
 
 import sqlalchemy as sa
 from alembic import op
 % if data:
-from sqlalchemy.orm import Session
 
 from project.data import data_migration
+
+if TYPE_CHECKING:  # the ORM is imported only when the migration runs
+    from sqlalchemy.orm import Session
 % endif
 ${imports if imports else ""}
 

@@ -43,6 +43,21 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
     return hoisted + rest
 
 
+def command_name(args: Sequence[str]) -> str | None:
+    """The command asked for, once global options are in front (None for the main help)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _VALUED_GLOBALS:
+            skip = True
+        elif arg in ("-h", "--help"):
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def _option_value(args: Sequence[str], name: str) -> str | None:
     for index, arg in enumerate(args):
         if arg == name and index + 1 < len(args):
@@ -59,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         settings_module=_option_value(args, "--settings"), traceback="--traceback" in args
     )
     try:
-        build_app(runtime)(args=args, prog_name=PROG_NAME, obj=runtime)
+        build_app(runtime, only=command_name(args))(args=args, prog_name=PROG_NAME, obj=runtime)
     except ProjectError as exc:
         _fail(runtime, exc, str(exc), exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - a bug or an unexpected failure: still one line

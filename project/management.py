@@ -29,7 +29,10 @@ COMMAND_FUNCTION = "command"
 class AppCommand:
     app_label: str
     name: str
-    function: Callable[..., Any]
+    module: str
+
+    def load(self) -> Callable[..., Any]:
+        return _load(self.module)
 
 
 def discover_app_commands(runtime: Runtime) -> Iterator[AppCommand]:
@@ -44,13 +47,19 @@ def discover_app_commands(runtime: Runtime) -> Iterator[AppCommand]:
             continue
         for module in pkgutil.iter_modules(spec.submodule_search_locations):
             if not module.name.startswith("_"):
-                yield AppCommand(app.label, module.name, _load(f"{package}.{module.name}"))
+                yield AppCommand(app.label, module.name, f"{package}.{module.name}")
 
 
-def build_app(runtime: Runtime) -> typer.Typer:
-    from project import commands as builtins
+def build_app(runtime: Runtime, only: str | None = None) -> typer.Typer:
+    """The command-line app; with `only`, just that command (what a run needs: building
+    every command means importing every app's command module and reading its hints)."""
+    from project.commands import global_options
 
-    commands, settings_problem = safe_app_commands(runtime)
+    builtins = _builtin_commands()
+    app_commands, settings_problem = ([], None) if only in builtins else safe_app_commands(runtime)
+    if only in builtins or any(command.name == only for command in app_commands):
+        builtins = {name: function for name, function in builtins.items() if name == only}
+        app_commands = [command for command in app_commands if command.name == only]
     epilog = f"Only built-in commands are listed: {settings_problem}" if settings_problem else None
     app = typer.Typer(
         name=PROG_NAME,
@@ -64,20 +73,25 @@ def build_app(runtime: Runtime) -> typer.Typer:
         pretty_exceptions_enable=False,  # its tracebacks show local variables, passwords included
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    app.callback()(builtins.global_options)
-    for builtin in (
-        builtins.makemigrations,
-        builtins.migrate,
-        builtins.showmigrations,
-        builtins.squashmigrations,
-        builtins.check,
-    ):
-        app.command(rich_help_panel="Migrations")(builtin)
-    for command in commands:
-        app.command(name=command.name, rich_help_panel=f"App '{command.app_label}'")(
-            command.function
-        )
+    app.callback()(global_options)
+    for function in builtins.values():
+        app.command(rich_help_panel="Migrations")(function)
+    for command in app_commands:
+        app.command(name=command.name, rich_help_panel=f"App '{command.app_label}'")(command.load())
     return app
+
+
+def _builtin_commands() -> dict[str, Callable[..., Any]]:
+    from project import commands
+
+    functions = (
+        commands.makemigrations,
+        commands.migrate,
+        commands.showmigrations,
+        commands.squashmigrations,
+        commands.check,
+    )
+    return {function.__name__: function for function in functions}
 
 
 class _Group(typer.core.TyperGroup):
@@ -107,7 +121,7 @@ def call_command(
     Errors raise `ProjectError`; a command that ends with a non-zero status raises SystemExit.
     """
     runtime = Runtime(settings_module=settings, verbosity=verbosity)
-    group = typer.main.get_command(build_app(runtime))
+    group = typer.main.get_command(build_app(runtime, only=name))
     command = getattr(group, "commands", {}).get(name)
     if command is None:
         raise UsageError(f"Unknown command: '{name}'.")

@@ -4,13 +4,17 @@ An example data migration: store every owner's email in lower case, so that the 
 constraint on it also catches ANN@example.com beside ann@example.com.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.orm import Session
 
 from project.data import data_migration
+
+if TYPE_CHECKING:  # the ORM is imported only when the migration runs
+    from sqlalchemy.orm import Session
 
 
 revision: str = "owners_0002_lowercase_emails"
