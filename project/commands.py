@@ -110,6 +110,10 @@ def makemigrations(
             help="Answer no: the column (or table) was removed, another one added.",
         ),
     ] = None,
+    merge: Annotated[
+        bool,
+        typer.Option("--merge", help="Join diverged migrations of an app (two people's 0003s)."),
+    ] = False,
     update: Annotated[
         bool,
         typer.Option(
@@ -138,6 +142,8 @@ def makemigrations(
         renames=parse_renames(rename or []),
         not_renames=set(no_rename or []),
     )
+    if merge:
+        return _merge(runtime, labels, write=not (check or dry_run), ask=not noinput)
     if update:
         from project.services.update import update_latest
 
@@ -168,6 +174,22 @@ def makemigrations(
     return result
 
 
+def _merge(runtime: Runtime, labels: list[str], write: bool, ask: bool) -> object:
+    from project.services.merge import Merge, merge
+
+    term = runtime.terminal
+
+    def confirm(proposed: Merge) -> bool:
+        output.render_merge_branches(term, proposed)
+        return term.ask(
+            "Do you want to merge these migration branches? [y/N] "
+        ).strip().lower() in ("y", "yes")
+
+    merges = merge(runtime.settings, labels, write=write, confirm=confirm if ask else None)
+    output.render_merges(term, merges, shown=ask)
+    return merges
+
+
 def migrate(
     ctx: typer.Context,
     app_label: Annotated[
@@ -182,12 +204,37 @@ def migrate(
     plan: Annotated[
         bool, typer.Option("--plan", help="Show what would be done, and change nothing.")
     ] = False,
+    fake: Annotated[
+        bool,
+        typer.Option(
+            "--fake", help="Record the migrations as applied (or unapplied) without running them."
+        ),
+    ] = False,
+    fake_initial: Annotated[
+        bool,
+        typer.Option(
+            "--fake-initial",
+            help="Record an app's initial migration as applied when all its tables exist already "
+            "(adopting an existing database).",
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Forget applied migrations whose files are gone (in the version table and the history).",
+        ),
+    ] = False,
 ) -> object:
     """Apply (or unapply) migrations, one transaction per migration."""
     from project.services import migrate as service
 
     runtime: Runtime = ctx.obj
     term = runtime.terminal
+    if prune:
+        pruned = service.prune(runtime.settings, on_lock_wait=lambda: output.render_lock_wait(term))
+        output.render_pruned(term, pruned)
+        return pruned
     if plan:
         planned = service.plan_migrate(runtime.settings, app_label, migration_name)
         output.render_migrate_plan(
@@ -206,6 +253,8 @@ def migrate(
             else lambda event, step: output.render_migrate_progress(term, event, step),
             on_lock_wait=lambda: output.render_lock_wait(term),
             stop_requested=stop_requested,
+            fake=fake,
+            fake_initial=fake_initial,
         )
 
 
@@ -254,7 +303,7 @@ def showmigrations(
         output.render_migration_plan(runtime.terminal, statuses)
         return statuses
     apps = service.showmigrations(runtime.settings, app_labels or [])
-    output.render_showmigrations(runtime.terminal, apps)
+    output.render_showmigrations(runtime.terminal, apps, runtime.verbosity)
     return apps
 
 

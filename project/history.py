@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from project.errors import ProjectError, UsageError
 
@@ -50,14 +50,34 @@ class History:
     def for_app(self, label: str) -> list[Migration]:
         return [m for m in self.migrations if m.app_label == label]
 
+    def leaves(self, label: str) -> list[Migration]:
+        """The app's migrations nothing in the app follows: one, unless two people each
+        added a migration after the same one (a conflict, for makemigrations --merge)."""
+        migrations = self.for_app(label)
+        followed = {parent for m in migrations for parent in m.down_revisions}
+        return [m for m in migrations if m.revision not in followed]
+
     def leaf(self, label: str) -> Migration | None:
         """The app's latest migration (its Alembic head)."""
-        heads = [
-            m
-            for m in self.for_app(label)
-            if not any(m.revision in o.down_revisions for o in self.for_app(label))
-        ]
-        return heads[-1] if heads else None
+        leaves = self.leaves(label)
+        return leaves[-1] if leaves else None
+
+    def conflicts(self) -> dict[str, list[Migration]]:
+        """{app label: its leaves} for every app with more than one."""
+        labels = dict.fromkeys(m.app_label for m in self.migrations)
+        return {label: leaves for label in labels if len(leaves := self.leaves(label)) > 1}
+
+    def require_no_conflicts(self) -> None:
+        conflicts = self.conflicts()
+        if conflicts:
+            found = "; ".join(
+                f"{', '.join(m.name for m in leaves)} in {label}"
+                for label, leaves in conflicts.items()
+            )
+            raise ConflictError(
+                f"Conflicting migrations detected; multiple leaf nodes in the migration graph: ({found}). "
+                "To fix them run 'python manage.py makemigrations --merge'."
+            )
 
     def applied(self, version_rows: Iterable[str]) -> set[str]:
         """Revisions applied, given the rows of the version table.
@@ -112,6 +132,26 @@ class History:
                     owners.pop(op.table_name, None)
                     owners[op.new_table_name] = migration.app_label
         return owners
+
+
+class ConflictError(ProjectError):
+    pass
+
+
+class GhostRevisionError(ProjectError):
+    """The version table names migrations no file has (another git branch, a deleted file)."""
+
+    def __init__(self, ghosts: Sequence[str], records: dict[str, Any]) -> None:
+        named = [
+            f"{records[g].app}.{records[g].name}" if g in records else f"revision '{g}'"
+            for g in ghosts
+        ]
+        super().__init__(
+            f"The database has {', '.join(named)} applied, but no migration file for it (applied on "
+            "another git branch, or deleted?). Check that branch out and unapply it with "
+            "'migrate APP <earlier>', or, if it is gone for good, run 'migrate --prune' to forget it "
+            "(its schema changes stay)."
+        )
 
 
 class UnknownRevisionError(ProjectError):

@@ -194,7 +194,9 @@ _IGNORED = {"get_bind", "get_context", "inline_literal", "implementation_for", "
 
 _Builder = Callable[[list[Any], dict[str, Any]], ops.MigrateOperation]
 _BUILDERS: dict[str, _Builder] = {
-    "create_table": lambda a, k: ops.CreateTableOp(a[0], []),
+    "create_table": lambda a, k: ops.CreateTableOp(
+        a[0], [c for c in a[1:] if isinstance(c, Column)]
+    ),
     "drop_table": lambda a, k: ops.DropTableOp(a[0]),
     "rename_table": lambda a, k: ops.RenameTableOp(a[0], a[1]),
     "add_column": lambda a, k: ops.AddColumnOp(a[0], a[1]),

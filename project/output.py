@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from project.describe import Change
+    from project.history import Migration
+    from project.recorder import Record
     from project.runner import Step
     from project.services.check import CheckResult
     from project.services.makemigrations import MakeMigrationsResult
+    from project.services.merge import Merge
     from project.services.migrate import Plan
     from project.services.showmigrations import AppStatus, MigrationStatus
     from project.services.squashmigrations import SquashResult
@@ -163,10 +166,32 @@ def render_squash(term: Terminal, result: SquashResult, verbosity: int) -> None:
     )
 
 
+def render_merge_branches(term: Terminal, merge: Merge) -> None:
+    term.out(f"Merging {merge.app_label}", style=HEADING)
+    for branch in merge.branches:
+        term.out(f"  Branch {branch.leaf.name}")
+        for migration, changes in branch.changes:
+            for change in changes:
+                term.out(f"  {change.marked}  ({migration.name})")
+
+
+def render_merges(term: Terminal, merges: list[Merge], shown: bool) -> None:
+    from project.tracebacks import display_path
+
+    if not merges:
+        term.out("No conflicts detected to merge.")
+    for merge in merges:
+        if not shown:
+            render_merge_branches(term, merge)
+        if merge.migration is not None:
+            term.out(f"Created new merge migration {display_path(merge.migration.path)}")
+
+
 # migrate
 
 
 def render_migrate_heading(term: Terminal, plan: Plan) -> None:
+    render_changed(term, plan.changed)
     term.out("Operations to perform:", style=HEADING)
     term.out(f"  {plan.summary}")
     if plan.dependants:
@@ -184,7 +209,7 @@ def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
         verb = "Applying" if step.forward else "Unapplying"
         term.out(f"  {verb} {step.migration.key}...", end="")
     else:
-        term.out(" OK", style=SUCCESS)
+        term.out(" FAKED" if event == "faked" else " OK", style=SUCCESS)
 
 
 def render_lock_wait(term: Terminal) -> None:
@@ -213,15 +238,40 @@ def render_migrate_plan(term: Terminal, steps: list[tuple[Step, list[Change]]]) 
 # showmigrations
 
 
-def render_showmigrations(term: Terminal, apps: list[AppStatus]) -> None:
+def render_showmigrations(term: Terminal, apps: list[AppStatus], verbosity: int = 1) -> None:
     for app in apps:
         term.out(app.label, style=HEADING)
-        if not app.migrations:
+        if not app.migrations and not app.ghosts:
             term.out(" (no migrations)")
         for status in app.migrations:
             replaces = len(status.migration.replaces)
-            squashed = f" ({replaces} squashed migrations)" if replaces else ""
-            term.out(f" [{'X' if status.applied else ' '}] {status.migration.name}{squashed}")
+            notes = [f"{replaces} squashed migrations"] if replaces else []
+            if status.changed:
+                notes.append("changed since it was applied")
+            if verbosity >= 2 and status.record is not None:
+                notes.append(_when(status.record))
+            suffix = f" ({'; '.join(notes)})" if notes else ""
+            term.out(f" [{'X' if status.applied else ' '}] {status.migration.name}{suffix}")
+        for ghost in app.ghosts:
+            name = ghost if isinstance(ghost, str) else ghost.name
+            term.out(f" [?] {name} (applied, but its file is missing: another git branch?)")
+    render_changed(term, [s.migration for app in apps for s in app.migrations if s.changed])
+
+
+def render_changed(term: Terminal, migrations: Iterable[Migration]) -> None:
+    for migration in migrations:
+        term.err(
+            f"Warning: {migration.key} changed after it was applied (its checksum differs from the "
+            "file then). Restore it, or set STRICT_MIGRATION_CHECKSUMS to make this an error.",
+            style=WARNING,
+        )
+
+
+def _when(record: Record) -> str:
+    if record.applied_at is None:
+        return "applied before the history was kept"
+    faked = ", faked" if record.faked else ""
+    return f"applied {record.applied_at:%Y-%m-%d %H:%M:%S}, {record.duration or 0:.2f} s{faked}"
 
 
 def render_migration_plan(term: Terminal, statuses: list[MigrationStatus]) -> None:
@@ -231,6 +281,15 @@ def render_migration_plan(term: Terminal, statuses: list[MigrationStatus]) -> No
             f"[{'X' if status.applied else ' '}]  {status.migration.key}"
             + (f" ... ({deps})" if deps else "")
         )
+
+
+def render_pruned(term: Terminal, pruned: list[str]) -> None:
+    if not pruned:
+        term.out("No migrations to prune.")
+        return
+    term.out("Pruning migrations:", style=HEADING)
+    for name in pruned:
+        term.out(f"  Pruned {name}")
 
 
 # check

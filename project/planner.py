@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from project import recorder
 from project.errors import ProjectError
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class Planner:
         self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
         """Leave alone tables that no installed app owns, unless the setting says otherwise."""
+        if type_ == "table" and name == recorder.TABLE:
+            return False  # ours, as Alembic's version table is Alembic's
         if type_ != "table" or not reflected or compare_to is not None or name is None:
             return True
         if self.owner_of(name) is not None:

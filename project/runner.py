@@ -6,10 +6,13 @@ know when each step has committed, can stop between two, and can say exactly wha
 
 from __future__ import annotations
 
+import copy
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from project import recorder
 from project.errors import ProjectError
 
 if TYPE_CHECKING:
@@ -67,9 +70,15 @@ def run_steps(
     forward: bool,
     progress: Progress = lambda event, step: None,
     stop_requested: Callable[[], bool] = lambda: False,
+    fake: Callable[[Migration], bool] = lambda migration: False,
+    record: bool = True,
 ) -> None:
-    """Apply (or unapply) migrations on `connection` up (or down) to `target`."""
-    _Runner(workspace, connection, target, forward, progress, stop_requested).run()
+    """Apply (or unapply) migrations on `connection` up (or down) to `target`.
+
+    `fake` says which ones to only record as applied (or unapplied) without running them;
+    progress then reports "faked" instead of "done". `record` keeps our history table.
+    """
+    _Runner(workspace, connection, target, forward, progress, stop_requested, fake, record).run()
 
 
 class _Runner:
@@ -81,10 +90,15 @@ class _Runner:
         forward: bool,
         progress: Progress,
         stop_requested: Callable[[], bool],
+        fake: Callable[[Migration], bool],
+        record: bool,
     ) -> None:
         self.workspace, self.connection = workspace, connection
         self.target, self.forward = target, forward
         self.progress, self.stop_requested = progress, stop_requested
+        self.fake, self.record = fake, record
+        self.faked = False  # the current step is only recorded
+        self.started = 0.0
         self.current: Step | None = None
         self.completed: Step | None = None
         self.statements: list[str] = []  # SQL run so far by the current step
@@ -96,10 +110,13 @@ class _Runner:
         from project.compare import load_dialect_plugins
 
         load_dialect_plugins(self.connection.dialect.name)
+        if self.record:
+            recorder.ensure(self.connection)
         config = self.workspace.config
         config.attributes["connection"] = self.connection
         config.attributes["configure_options"] = {
             "transaction_per_migration": True,
+            "on_version_apply": self._applied,
             # Our SQLite engine emits BEGIN itself (project.database), so its DDL can roll back.
             **({"transactional_ddl": True} if self.connection.dialect.name == "sqlite" else {}),
         }
@@ -140,12 +157,24 @@ class _Runner:
                 self.forward,
             )
             self.statements = []
+            self.faked = self.fake(self.current.migration)
             self.progress("start", self.current)
-            yield revision_step
+            self.started = time.perf_counter()
+            yield _faked(revision_step) if self.faked else revision_step
+
+    def _applied(self, *, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+        """Alembic's hook, inside the step's transaction: keep our history in step with it."""
+        if not self.record or self.current is None:
+            return
+        if self.forward:
+            duration = 0.0 if self.faked else time.perf_counter() - self.started
+            recorder.applied(self.connection, self.current.migration, duration, self.faked)
+        else:
+            recorder.unapplied(self.connection, self.current.migration.revision)
 
     def _finish_current(self) -> None:
         if self.current is not None:
-            self.progress("done", self.current)
+            self.progress("faked" if self.faked else "done", self.current)
             self.completed, self.current = self.current, None
 
     def _record(
@@ -187,6 +216,19 @@ class _Runner:
             f"{message}. {database} cannot roll back DDL.{kept} The version table still "
             f"records {before}; undo those by hand (or make the migration skip them), then migrate again."
         )
+
+
+def _faked(step: RevisionStep) -> RevisionStep:
+    """The step, with a migration function that does nothing: Alembic still records it."""
+    faked = copy.copy(step)
+    faked.__class__ = type(
+        "FakedStep", (type(step),), {"migration_fn": property(lambda self: _nothing)}
+    )
+    return faked
+
+
+def _nothing(**kwargs: Any) -> None:
+    pass
 
 
 def _shorten(statement: str) -> str:

@@ -32,6 +32,9 @@ class Settings:
     protect_unowned_tables: bool = True
     migrations_per_dialect: bool = False  # apps/<app>/migrations/<dialect>/ instead of one history
     makemigrations_from_database: bool = False  # compare models with the live DB, not the history
+    strict_migration_checksums: bool = (
+        False  # an applied migration edited since: error, not warning
+    )
     connect_timeout: float = 10.0  # seconds to reach the database server
     migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
 
@@ -65,6 +68,7 @@ def load_settings(
         protect_unowned_tables=_bool_setting(module, "PROTECT_UNOWNED_TABLES", True),
         migrations_per_dialect=_bool_setting(module, "MIGRATIONS_PER_DIALECT", False),
         makemigrations_from_database=_bool_setting(module, "MAKEMIGRATIONS_FROM_DATABASE", False),
+        strict_migration_checksums=_bool_setting(module, "STRICT_MIGRATION_CHECKSUMS", False),
         connect_timeout=_seconds_setting(module, "DATABASE_CONNECT_TIMEOUT", 10.0),
         migrate_lock_timeout=_seconds_setting(module, "MIGRATE_LOCK_TIMEOUT", 600.0),
     )

@@ -193,7 +193,9 @@ def _engine(workspace: Workspace, url: URL) -> Engine:
 def _replay(workspace: Workspace, connection: Connection, target: Sequence[str]) -> None:
     from project.runner import run_steps
 
-    run_steps(workspace, connection, target[0] if len(target) == 1 else tuple(target), True)
+    run_steps(
+        workspace, connection, target[0] if len(target) == 1 else tuple(target), True, record=False
+    )
 
 
 def _complete(workspace: Workspace, engine: Engine, target: Sequence[str]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from project.apps import AppConfig, get_app_configs
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 class Workspace:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.ghosts: list[Any] = []  # version rows no file has (see applied_rows)
         self.unsquashed: frozenset[str] = (
             frozenset()
         )  # squashed ranges this database needs unsquashed
@@ -64,23 +65,49 @@ class Workspace:
         with connect(self.engine, self.settings) as connection:
             yield connection
 
-    def applied_rows(self, connection: Connection, restamp: bool = False) -> tuple[str, ...]:
-        """The version rows, once the view of squashed migrations fits this database.
+    def applied_rows(
+        self, connection: Connection, restamp: bool = False, ghosts_ok: bool = False
+    ) -> tuple[str, ...]:
+        """The version rows, as the migration files on disk can explain them.
 
-        A database that applied part of a squashed range sees the replaced migrations; one
-        that applied all of it sees the squashed migration, and with `restamp` its version
-        table says so from now on (Django marks the squashed migration applied likewise).
+        Squashed ranges: a database that applied part of one sees the replaced migrations;
+        one that applied all of it sees the squashed migration, and with `restamp` its
+        version table says so from now on (Django marks the squashed one applied likewise).
+
+        Ghosts: a revision no file has (applied on another git branch, or deleted) is an
+        error that says how to recover; with `ghosts_ok` it is replaced by what it followed
+        (from our history table) and listed in `self.ghosts`.
         """
-        rows = self.version_rows(connection)
+        rows = self._settle_squashes(connection, self.version_rows(connection), restamp)
+        ghosts = [row for row in rows if row not in self.history.by_revision]
+        if not ghosts:
+            return rows
+        from project.history import GhostRevisionError
+        from project.recorder import read
+
+        records = read(connection)
+        if not ghosts_ok:
+            raise GhostRevisionError(ghosts, records)
+        self.ghosts = [records.get(ghost) or ghost for ghost in ghosts]
+        parents = _known_ancestors(ghosts, records, set(self.history.by_revision))
+        return tuple(dict.fromkeys([row for row in rows if row not in ghosts] + parents))
+
+    def _settle_squashes(
+        self, connection: Connection, rows: tuple[str, ...], restamp: bool
+    ) -> tuple[str, ...]:
         known = self.history.by_revision  # reading the files also finds the squashes
         squashes = getattr(self.script, "squashes", {})
-        if not squashes or all(row in known for row in rows):
+        replaced_rows = [
+            row for row in rows if row not in known and any(row in r for r in squashes.values())
+        ]
+        if not replaced_rows:
             return rows
         from project.alembic_config import script_directory
         from project.history import load_history
         from project.squash import ALL
 
-        applied = load_history(script_directory(self.config, ALL), self.apps).applied(rows)
+        unsquashed = load_history(script_directory(self.config, ALL), self.apps)
+        applied = unsquashed.applied([row for row in rows if row in unsquashed.by_revision])
         partial = {
             s
             for s, replaced in squashes.items()
@@ -115,3 +142,22 @@ class Workspace:
         rows = context.get_current_heads()
         connection.commit()  # close the read transaction before anything else begins one
         return rows
+
+
+def _known_ancestors(ghosts: list[str], records: dict[str, Any], known: set[str]) -> list[str]:
+    """What the ghosts followed, walking our history table back to revisions on disk."""
+    from project.errors import DatabaseError
+
+    found: list[str] = []
+    todo = list(ghosts)
+    while todo:
+        revision = todo.pop()
+        record = records.get(revision)
+        if record is None:
+            raise DatabaseError(
+                f"Revision '{revision}' in the version table has no file and no history: it cannot be "
+                "pruned safely. Restore its file, or set the version table by hand (alembic stamp)."
+            )
+        for parent in record.parents:
+            (found if parent in known else todo).append(parent)
+    return found

@@ -166,3 +166,18 @@ def test_usage_errors_are_short(sqlite_project: Project) -> None:
     )
     result = sqlite_project.run("nosuchcommand")
     assert result.returncode == 2 and "No such command" in result.stderr
+
+
+def test_status_commands_never_import_the_models(sqlite_project: Project) -> None:
+    code = (
+        "import os, sys; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
+        "from project.management import call_command\n"
+        "call_command('migrate', verbosity=0)\n"
+        "call_command('showmigrations', verbosity=0)\n"
+        "call_command('migrate', plan=True, verbosity=0)\n"
+        "call_command('migrate', 'pets', 'zero', verbosity=0)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('apps.') and m.endswith('.models')))\n"
+    )
+    result = sqlite_project.python(code)
+    assert result.returncode == 0, str(result)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

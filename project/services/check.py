@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from project.apps import load_models
+from project.recorder import TABLE as HISTORY_TABLE
 from project.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from project.describe import Change
     from project.history import Migration
     from project.settings import Settings
+
+
+BOOKKEEPING = {"alembic_version", HISTORY_TABLE}  # the tables that record migrations
 
 
 @dataclass
@@ -63,7 +67,7 @@ def _reflect(connection: Connection) -> MetaData:
     from sqlalchemy import MetaData
 
     metadata = MetaData()
-    metadata.reflect(connection, only=lambda name, _: name != "alembic_version")
+    metadata.reflect(connection, only=lambda name, _: name not in BOOKKEEPING)
     return metadata
 
 
@@ -84,6 +88,9 @@ def _differences(live: Connection, expected: MetaData) -> list[TableDrift]:
                 "alembic.autogenerate.*",
                 "alembic.ext.checkconstraint_byname",
             ],
+            "include_object": lambda obj, name, type_, *_: (
+                not (type_ == "table" and name in BOOKKEEPING)
+            ),
         },
     )
     changes = describe_operations(produce_migrations(context, expected).upgrade_ops.ops)  # type: ignore[union-attr]

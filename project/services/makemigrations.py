@@ -70,6 +70,7 @@ def makemigrations(
         return _empty_migrations(workspace, apps, name or EMPTY_MIGRATION_NAME, write)
     if from_db is None:
         from_db = settings.makemigrations_from_database
+    workspace.history.require_no_conflicts()
     labels = [app.label for app in apps]
     key = fingerprint(settings, labels) if cache and not from_db else None
     if key and not lint and known_unchanged(settings, key):
