@@ -70,13 +70,15 @@ def makemigrations(
         return _empty_migrations(workspace, apps, name or EMPTY_MIGRATION_NAME, write)
     if from_db is None:
         from_db = settings.makemigrations_from_database
-    workspace.history.require_no_conflicts()
     labels = [app.label for app in apps]
+    # The fingerprint covers the migration files: a cached "no changes" also means that
+    # no conflict has appeared since, so the history need not even be read.
     key = fingerprint(settings, labels) if cache and not from_db else None
     if key and not lint and known_unchanged(settings, key):
         return MakeMigrationsResult(
             [], [], False, "the migration history (unchanged since the last check)"
         )
+    workspace.history.require_no_conflicts()
     result = _autogenerate(workspace, apps, name, write, from_db, cache, questioner or Questioner())
     if key and not result.migrations:
         remember_unchanged(settings, key)
