@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-MODEL = '''
+MODEL = """
 
 class Item{n}(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,15 +29,15 @@ class Item{n}(Model):
     created: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     note: Mapped[str | None] = mapped_column(Text)
     {reference}
-'''
-HEADER = '''from datetime import datetime
+"""
+HEADER = """from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Numeric, String, Text, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from project.db import Model
-'''
+"""
 
 
 def generate(dest: Path, tables: int, apps: int, migrations: int) -> Path:
@@ -58,15 +58,26 @@ def generate(dest: Path, tables: int, apps: int, migrations: int) -> Path:
         (dest / "apps" / label).mkdir()
         (dest / "apps" / label / "__init__.py").write_text("")
         (dest / "apps" / label / "models.py").write_text(HEADER)
-    env = {**os.environ, "MANAGE_SETTINGS_MODULE": "settings", "DATABASE_URL": f"sqlite:///{dest / 'db.sqlite3'}"}
+    env = {
+        **os.environ,
+        "MANAGE_SETTINGS_MODULE": "settings",
+        "DATABASE_URL": f"sqlite:///{dest / 'db.sqlite3'}",
+    }
     for batch in range(migrations):
         for index, label in enumerate(labels):
             numbers = per_app[index]
-            chunk = numbers[batch * len(numbers) // migrations : (batch + 1) * len(numbers) // migrations]
+            chunk = numbers[
+                batch * len(numbers) // migrations : (batch + 1) * len(numbers) // migrations
+            ]
             with (dest / "apps" / label / "models.py").open("a") as models:
                 for n in chunk:
                     models.write(MODEL.format(n=n, reference=_reference(n, index, labels, per_app)))
-        subprocess.run([sys.executable, "manage.py", "makemigrations", "-v", "0"], cwd=dest, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "makemigrations", "-v", "0"],
+            cwd=dest,
+            env=env,
+            check=True,
+        )
     return dest
 
 

@@ -29,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests")]
 
-from generate import generate  # noqa: E402
-from peers import alembic_project, django_project  # noqa: E402
+from generate import generate
+from peers import alembic_project, django_project
 
 PYTHON = sys.executable
 
@@ -97,20 +97,52 @@ class Bench:
         self.default_runs = runs
         self.rows: list[tuple[str, ...]] = []
 
-    def time(self, command: list[str], cwd: Path, env: dict[str, str], before: Callable[[], dict[str, str]] | None = None) -> Timing:
+    def time(
+        self,
+        command: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        before: Callable[[], dict[str, str]] | None = None,
+    ) -> Timing:
         times = []
         for _ in range(self.runs):
             run_env = before() if before else env
             started = time.perf_counter()
             try:
-                subprocess.run(command, cwd=cwd, env=run_env, check=True, capture_output=True, timeout=self.limit)
+                subprocess.run(
+                    command,
+                    cwd=cwd,
+                    env=run_env,
+                    check=True,
+                    capture_output=True,
+                    timeout=self.limit,
+                )
             except subprocess.TimeoutExpired:
                 return Timing([], over=self.limit)
             times.append(time.perf_counter() - started)
         return Timing(times)
 
-    def row(self, work: str, size: str, database: str, ours: Timing, alembic: Timing, django: Timing, floor: str) -> None:
-        cells = (work, size, database, str(ours), str(alembic), str(django), floor, _ratio(ours, alembic), _ratio(ours, django))
+    def row(
+        self,
+        work: str,
+        size: str,
+        database: str,
+        ours: Timing,
+        alembic: Timing,
+        django: Timing,
+        floor: str,
+    ) -> None:
+        cells = (
+            work,
+            size,
+            database,
+            str(ours),
+            str(alembic),
+            str(django),
+            floor,
+            _ratio(ours, alembic),
+            _ratio(ours, django),
+        )
         self.rows.append(cells)
         print("| " + " | ".join(cells) + " |", flush=True)
 
@@ -126,12 +158,14 @@ def _ratio(ours: Timing, other: Timing) -> str:
 
 
 def measure(bench: Bench, work: Path, tables: int, database: Database, history: int = 1) -> None:
-    bench.runs = min(bench.default_runs, 3) if tables >= 500 else bench.default_runs  # minutes per run
+    bench.runs = (
+        min(bench.default_runs, 3) if tables >= 500 else bench.default_runs
+    )  # minutes per run
     apps = 1 if history > 1 else max(1, tables // 10)
     label = f"{tables}" if history == 1 else f"{tables} ({history} migrations)"
     folder = work / f"{database.kind}-{tables}-{history}"
     ours = generate(folder / "ours", tables, apps, history)
-    alembic = alembic_project(folder / "alembic", tables, apps, history)
+    alembic = alembic_project(folder / "alembic", tables, apps, history, url=database.fresh())
     django = django_project(folder / "django", tables, apps, history)
     manage = [PYTHON, "manage.py"]
     alembic_cli = [PYTHON, "-m", "alembic"]
@@ -157,11 +191,23 @@ def measure(bench: Bench, work: Path, tables: int, database: Database, history: 
         ("django", django, [PYTHON, "manage.py", "migrate", "-v", "0"]),
     ):
         envs[tool] = fresh_env()
-        subprocess.run(command, cwd=path, env=envs[tool], check=True, capture_output=True, timeout=3600)
+        subprocess.run(
+            command, cwd=path, env=envs[tool], check=True, capture_output=True, timeout=3600
+        )
     imports = str(bench.time([PYTHON, "-c", "import sqlalchemy, alembic"], REPO, envs["ours"]))
     work_items = [
-        ("no-op migrate", manage + ["migrate"], alembic_cli + ["upgrade", "heads"], [PYTHON, "manage.py", "migrate"]),
-        ("list status", manage + ["showmigrations"], alembic_cli + ["current"], [PYTHON, "manage.py", "showmigrations"]),
+        (
+            "no-op migrate",
+            manage + ["migrate"],
+            alembic_cli + ["upgrade", "heads"],
+            [PYTHON, "manage.py", "migrate"],
+        ),
+        (
+            "list status",
+            manage + ["showmigrations"],
+            alembic_cli + ["current"],
+            [PYTHON, "manage.py", "showmigrations"],
+        ),
         (
             "no-op check",
             manage + ["makemigrations", "--check"],
@@ -170,7 +216,8 @@ def measure(bench: Bench, work: Path, tables: int, database: Database, history: 
         ),
     ]
     for name, ours_command, alembic_command, django_command in work_items:
-        subprocess.run(ours_command, cwd=ours, env=envs["ours"], capture_output=True)  # warm-up, fills caches
+        # A warm-up, which fills the caches.
+        subprocess.run(ours_command, check=False, cwd=ours, env=envs["ours"], capture_output=True)
         bench.row(
             name,
             label,
@@ -183,14 +230,26 @@ def measure(bench: Bench, work: Path, tables: int, database: Database, history: 
     # Where a check's time goes: imports alone, comparing with the cached history state,
     # and replaying the history too.
     check = manage + ["makemigrations", "--check"]
-    for name, extra in (("check: compare (state cached)", []), ("check: replay + compare", ["--no-cache"])):
+    for name, extra in (
+        ("check: compare (state cached)", []),
+        ("check: replay + compare", ["--no-cache"]),
+    ):
+
         def forget_answer() -> dict[str, str]:
             for marker in (ours / ".manage_cache").glob("nochanges-*"):
                 marker.unlink()
             return envs["ours"]
 
         none = Timing([])
-        bench.row(name, label, database.kind, bench.time(check + extra, ours, {}, forget_answer), none, none, f"{imports} (imports)")
+        bench.row(
+            name,
+            label,
+            database.kind,
+            bench.time(check + extra, ours, {}, forget_answer),
+            none,
+            none,
+            f"{imports} (imports)",
+        )
 
 
 def _ddl_floor(bench: Bench, alembic: Path, database: Database) -> str:
@@ -205,7 +264,11 @@ def _ddl_floor(bench: Bench, alembic: Path, database: Database) -> str:
         text=True,
     ).stdout
     script = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
-    statements = [s.strip() for s in script.split(";\n") if s.strip() and not s.strip().startswith(("BEGIN", "COMMIT"))]
+    statements = [
+        s.strip()
+        for s in script.split(";\n")
+        if s.strip() and not s.strip().startswith(("BEGIN", "COMMIT"))
+    ]
     times = []
     for _ in range(bench.runs):
         import sqlalchemy as sa
@@ -224,11 +287,17 @@ def floors(bench: Bench) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     print(f"# python -c pass: {bench.time([PYTHON, '-c', 'pass'], REPO, env)} s")
     print(f"# python -c 'import typer': {bench.time([PYTHON, '-c', 'import typer'], REPO, env)} s")
-    print(f"# python -c 'import sqlalchemy, alembic': {bench.time([PYTHON, '-c', 'import sqlalchemy, alembic'], REPO, env)} s")
+    print(
+        f"# python -c 'import sqlalchemy, alembic': {bench.time([PYTHON, '-c', 'import sqlalchemy, alembic'], REPO, env)} s"
+    )
     help_project = generate(Path(tempfile.mkdtemp()) / "help", 10, 1, 1)
     help_env = {**env, "MANAGE_SETTINGS_MODULE": "settings"}
-    print(f"# manage.py --help: {bench.time([PYTHON, 'manage.py', '--help'], help_project, help_env)} s")
-    print(f"# manage.py migrate --help: {bench.time([PYTHON, 'manage.py', 'migrate', '--help'], help_project, help_env)} s")
+    print(
+        f"# manage.py --help: {bench.time([PYTHON, 'manage.py', '--help'], help_project, help_env)} s"
+    )
+    print(
+        f"# manage.py migrate --help: {bench.time([PYTHON, 'manage.py', 'migrate', '--help'], help_project, help_env)} s"
+    )
 
 
 def main() -> None:
@@ -236,21 +305,35 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 tables on SQLite, one run")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", default="10,100,500", help="table counts, on every database")
-    parser.add_argument("--postgresql-sizes", default="1000", help="more table counts, on PostgreSQL only")
+    parser.add_argument(
+        "--postgresql-sizes", default="1000", help="more table counts, on PostgreSQL only"
+    )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--history", type=int, default=200, help="migrations in one app (0: skip)")
-    parser.add_argument("--limit", type=float, default=300, help="seconds a run may take (Django's migrate)")
+    parser.add_argument(
+        "--limit", type=float, default=300, help="seconds a run may take (Django's migrate)"
+    )
     args = parser.parse_args()
     if args.quick:
-        args.runs, args.sizes, args.postgresql_sizes, args.databases, args.history = 1, "10", "", "sqlite", 0
+        args.runs, args.sizes, args.postgresql_sizes, args.databases, args.history = (
+            1,
+            "10",
+            "",
+            "sqlite",
+            0,
+        )
     bench = Bench(args.runs, args.limit)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     work.chmod(0o711)
     import platform
 
-    print(f"# {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, {_versions()}")
+    print(
+        f"# {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, {_versions()}"
+    )
     floors(bench)
-    print("| work | tables | database | ours | Alembic | Django | floor | ours/Alembic | ours/Django |")
+    print(
+        "| work | tables | database | ours | Alembic | Django | floor | ours/Alembic | ours/Django |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     server = None
     try:

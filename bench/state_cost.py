@@ -40,7 +40,10 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-state-"))
     work.chmod(0o711)
-    projects = {"example apps": _example(work / "example"), f"{args.tables} tables": _generated(work, args.tables)}
+    projects = {
+        "example apps": _example(work / "example"),
+        f"{args.tables} tables": _generated(work, args.tables),
+    }
     databases = {"sqlite": lambda name: f"sqlite:///{work / name}.sqlite3"}
     server = None
     if not args.no_postgresql:
@@ -49,7 +52,9 @@ def main() -> None:
         server = servers.postgresql(work / "pg")
         databases["postgresql"] = lambda name: server.create_database(name).replace("+psycopg", "")
     print(f"# makemigrations --check, whole process, seconds (median of {args.runs}; min-max)")
-    print(f"# python {sys.version.split()[0]}, PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')}")
+    print(
+        f"# python {sys.version.split()[0]}, PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')}"
+    )
     print("| project | database | " + " | ".join(WAYS) + " | replay alone |")
     print("|---|---|" + "---|" * (len(WAYS) + 1))
     try:
@@ -60,8 +65,13 @@ def main() -> None:
                 _run(path, env, "migrate", "-v", "0")
                 cells, medians = [], []
                 for extra in WAYS.values():
-                    _run(path, env, "makemigrations", "--check", *extra)  # warm-up (and fills the cache)
-                    times = [_timed(path, env, "makemigrations", "--check", *extra) for _ in range(args.runs)]
+                    _run(
+                        path, env, "makemigrations", "--check", *extra
+                    )  # warm-up (and fills the cache)
+                    times = [
+                        _timed(path, env, "makemigrations", "--check", *extra)
+                        for _ in range(args.runs)
+                    ]
                     medians.append(statistics.median(times))
                     cells.append(f"{medians[-1]:.2f} ({min(times):.2f}-{max(times):.2f})")
                 cells.append(f"{medians[1] - medians[2]:.2f}")
@@ -88,7 +98,9 @@ def _generated(work: Path, tables: int) -> Path:
 
 
 def _run(path: Path, env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=path, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=path, env=env, check=True, capture_output=True
+    )
 
 
 def _timed(path: Path, env: dict[str, str], *args: str) -> float:

@@ -317,7 +317,9 @@ def check(
         ),
     ] = False,
 ) -> object:
-    """Check the project: settings, apps, models and migration files load (and --drift)."""
+    """Check the project: settings, models and migrations load, no conflicts, no missing
+    cross-app dependencies, no model changes without a migration (and, with --drift, the
+    live database)."""
     from project.services.check import check as run_check
 
     runtime: Runtime = ctx.obj
@@ -356,3 +358,35 @@ def squashmigrations(
     result = squash(runtime.settings, app_label, start, end, name=squashed_name, write=not dry_run)
     output.render_squash(runtime.terminal, result, runtime.verbosity)
     return result
+
+
+def sqlmigrate(
+    ctx: typer.Context,
+    app_label: Annotated[str, typer.Argument(help="The migration's app.")],
+    migration_name: Annotated[str, typer.Argument(help="The migration (a unique prefix will do).")],
+    backwards: Annotated[
+        bool, typer.Option("--backwards", help="The SQL that unapplies it.")
+    ] = False,
+) -> object:
+    """Print the SQL a migration runs, in the configured database's dialect."""
+    from project.services.sqlmigrate import sqlmigrate as render
+
+    runtime: Runtime = ctx.obj
+    sql = render(runtime.settings, app_label, migration_name, backwards)
+    runtime.terminal.out(sql, end="")
+    return sql
+
+
+def startapp(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="The app's name (and label): a lower-case identifier.")
+    ],
+) -> object:
+    """Create a new app in apps/NAME: models, migrations and commands."""
+    from project.services.startapp import startapp as create
+
+    runtime: Runtime = ctx.obj
+    app = create(runtime.settings, name)
+    output.render_startapp(runtime.terminal, app)
+    return app

@@ -67,17 +67,22 @@ class History:
         labels = dict.fromkeys(m.app_label for m in self.migrations)
         return {label: leaves for label in labels if len(leaves := self.leaves(label)) > 1}
 
-    def require_no_conflicts(self) -> None:
+    def conflicts_message(self) -> str | None:
         conflicts = self.conflicts()
-        if conflicts:
-            found = "; ".join(
-                f"{', '.join(m.name for m in leaves)} in {label}"
-                for label, leaves in conflicts.items()
-            )
-            raise ConflictError(
-                f"Conflicting migrations detected; multiple leaf nodes in the migration graph: ({found}). "
-                "To fix them run 'python manage.py makemigrations --merge'."
-            )
+        if not conflicts:
+            return None
+        found = "; ".join(
+            f"{', '.join(m.name for m in leaves)} in {label}" for label, leaves in conflicts.items()
+        )
+        return (
+            f"Conflicting migrations detected; multiple leaf nodes in the migration graph: ({found}). "
+            "To fix them run 'python manage.py makemigrations --merge'."
+        )
+
+    def require_no_conflicts(self) -> None:
+        message = self.conflicts_message()
+        if message:
+            raise ConflictError(message)
 
     def applied(self, version_rows: Iterable[str]) -> set[str]:
         """Revisions applied, given the rows of the version table.
@@ -146,11 +151,12 @@ class GhostRevisionError(ProjectError):
             f"{records[g].app}.{records[g].name}" if g in records else f"revision '{g}'"
             for g in ghosts
         ]
+        app = records[ghosts[0]].app if ghosts[0] in records else "APP"
         super().__init__(
             f"The database has {', '.join(named)} applied, but no migration file for it (applied on "
             "another git branch, or deleted?). Check that branch out and unapply it with "
-            "'migrate APP <earlier>', or, if it is gone for good, run 'migrate --prune' to forget it "
-            "(its schema changes stay)."
+            f"'migrate {app} <the migration before it>', or, if it is gone for good, run "
+            "'migrate --prune' to forget it (its schema changes stay)."
         )
 
 

@@ -89,6 +89,8 @@ def _builtin_commands() -> dict[str, Callable[..., Any]]:
         commands.migrate,
         commands.showmigrations,
         commands.squashmigrations,
+        commands.sqlmigrate,
+        commands.startapp,
         commands.check,
     )
     return {function.__name__: function for function in functions}

@@ -81,6 +81,36 @@ def _to_operation(call: ast.Call, batch_table: str | None) -> ops.MigrateOperati
         return _Unknown(name)
 
 
+def foreign_key_targets(path: Path) -> set[str]:
+    """Tables the foreign keys that upgrade() creates point at (ForeignKey("t.c"),
+    ForeignKeyConstraint([...], ["t.c"]), create_foreign_key(name, source, "t", ...))."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    upgrade = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade"), None
+    )
+    targets: set[str] = set()
+    for node in ast.walk(upgrade) if upgrade else ():
+        if not isinstance(node, ast.Call):
+            continue
+        name = _method(node) or getattr(node.func, "id", "")
+        references: list[Any] = []
+        if name == "ForeignKey" and node.args:
+            references = [_value(node.args[0])]
+        elif name == "ForeignKeyConstraint" and len(node.args) > 1:
+            references = list(_value(node.args[1]) or [])
+        elif name == "create_foreign_key":
+            owner = getattr(node.func, "value", None)
+            position = 1 if isinstance(owner, ast.Name) and owner.id == "batch_op" else 2
+            if len(node.args) > position and (table := _string(node.args[position])):
+                targets.add(table)
+        targets.update(
+            r.rsplit(".", 1)[0].rsplit(".", 1)[-1]
+            for r in references
+            if isinstance(r, str) and "." in r
+        )
+    return targets
+
+
 class PythonOp(ops.MigrateOperation):
     """A data migration's function."""
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from project.services.migrate import Plan
     from project.services.showmigrations import AppStatus, MigrationStatus
     from project.services.squashmigrations import SquashResult
+    from project.services.startapp import NewApp
 
 # Styles, as click.style (typer.style) arguments; colour only on a terminal, never with --no-color.
 Style = Mapping[str, Any]
@@ -284,12 +285,24 @@ def render_migration_plan(term: Terminal, statuses: list[MigrationStatus]) -> No
 
 
 def render_pruned(term: Terminal, pruned: list[str]) -> None:
+    term.out("Pruning migrations:", style=HEADING)  # Django's output
     if not pruned:
-        term.out("No migrations to prune.")
-        return
-    term.out("Pruning migrations:", style=HEADING)
+        term.out("  No migrations to prune.")
     for name in pruned:
         term.out(f"  Pruned {name}")
+
+
+def render_startapp(term: Terminal, app: NewApp) -> None:
+    from project.tracebacks import display_path
+
+    term.out(f"Created app '{app.name}' in {display_path(app.path)}.")
+    if app.settings_file is not None:
+        term.out(f'Added "apps.{app.name}" to INSTALLED_APPS in {display_path(app.settings_file)}.')
+    else:
+        term.out(f'Add "apps.{app.name}" to INSTALLED_APPS in your settings.')
+    term.out(
+        f"Next: write models in {display_path(app.path / 'models.py')}, then run makemigrations {app.name}."
+    )
 
 
 # check
@@ -304,12 +317,18 @@ def render_check(term: Terminal, result: CheckResult) -> None:
             term.out(f"  {table.table}", style=HEADING)
             for change in table.changes:
                 term.out(f"    {change}")
-        return
-    if result.drift is not None:
+    elif result.drift is not None:
         term.out("The database matches its migration history.")
-    term.out(
-        f"System check identified no issues ({result.apps} apps, {result.migrations} migrations)."
-    )
+    if result.errors:
+        term.out("System check identified some issues:", style=ERROR)
+        for error in result.errors:
+            term.out(f"  - {error}")
+        count = len(result.errors)
+        term.out(f"System check identified {count} issue{'s' if count > 1 else ''}.")
+    elif not result.drift:
+        term.out(
+            f"System check identified no issues ({result.apps} apps, {result.migrations} migrations)."
+        )
 
 
 def render_error(term: Terminal, message: str) -> None:

@@ -131,6 +131,17 @@ class Questioner:
             raise unanswered from None
 
 
+class ProbingQuestioner(Questioner):
+    """For asking only whether anything changed (`check`): nothing is asked, and nothing
+    that is answered here is ever written."""
+
+    def is_rename(self, candidate: Rename) -> bool:
+        return False
+
+    def one_off_default(self, table: str, column: str, altering: bool) -> tuple[str, Any]:
+        return ("ignore", None) if altering else ("fill", 0)
+
+
 def parse_renames(values: Iterable[str]) -> dict[str, str]:
     renames = {}
     for value in values:

@@ -202,6 +202,8 @@ class _Runner:
         statement = getattr(exc, "statement", None)
         at = f" at `{_shorten(statement)}`" if statement else ""
         message = f"{verb} {step.migration.key} {what}{at}" + (f": {_reason(exc)}" if exc else "")
+        if step.forward and not step.migration.down_revisions and "exists" in str(exc):
+            message += " (if the database had these tables before, run 'migrate --fake-initial')"
         if self.connection.dialect.name in TRANSACTIONAL_DDL:
             return f"{message}. It was rolled back; the database is as it was before it."
         earlier = [s for s in self.statements if s != " ".join((statement or "").split())]

@@ -136,7 +136,9 @@ class Project:
         state = {
             str(p.relative_to(self.path)): hashlib.sha1(p.read_bytes()).hexdigest()
             for p in sorted(self.path.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".sqlite3"
+            if p.is_file()
+            and not {"__pycache__", ".manage_cache"} & set(p.parts)  # caches may change
+            and p.suffix != ".sqlite3"
         }
         state["<tables>"] = ",".join(sorted(self.tables()))
         state["<versions>"] = ",".join(sorted(self.versions()))

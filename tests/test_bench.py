@@ -18,6 +18,9 @@ def test_quick_benchmark_prints_its_table() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
-    assert "| work | tables | database | ours | Alembic | Django | floor | ours/Alembic | ours/Django |" in lines
+    assert (
+        "| work | tables | database | ours | Alembic | Django | floor | ours/Alembic | ours/Django |"
+        in lines
+    )
     for work in ("apply from empty", "no-op migrate", "list status", "no-op check"):
         assert any(line.startswith(f"| {work} | 10 | sqlite |") for line in lines), completed.stdout

@@ -1,5 +1,10 @@
-"""check: the project loads (settings, apps, models, migration files), and with `drift`,
-the live database matches what its applied migrations say it should be."""
+"""check: Django's system checks for this domain, and with `drift`, the live database
+against what its applied migrations say it should be.
+
+Errors found: settings that do not load or name a database driver that is not installed,
+models or migration files that do not import, conflicts, migrations missing a cross-app
+dependency, and models that differ from what the migrations build.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from project.apps import load_models
+from project.checks import problems
+from project.errors import ProjectError
 from project.recorder import TABLE as HISTORY_TABLE
 from project.workspace import Workspace
 
@@ -31,22 +38,51 @@ class TableDrift:
 class CheckResult:
     apps: int
     migrations: int
+    errors: list[str] = field(default_factory=list)
     drift: list[TableDrift] | None = None  # None: not asked for
     applied: list[Migration] = field(default_factory=list)  # the history compared with
 
     @property
     def ok(self) -> bool:
-        return not self.drift
+        return not self.errors and not self.drift
 
 
 def check(settings: Settings, drift: bool = False) -> CheckResult:
+    """Import everything, then report every problem found (not only the first)."""
+    from project.database import create_engine
+
     workspace = Workspace(settings)
+    errors = []
+    try:
+        create_engine(settings).dispose()  # the URL parses and its driver is installed
+    except ProjectError as exc:
+        errors.append(str(exc))
     load_models(workspace.apps)
     history = workspace.history
-    result = CheckResult(len(workspace.apps), len(history.migrations))
-    if drift:
+    result = CheckResult(len(workspace.apps), len(history.migrations), errors)
+    graph = problems(history)
+    errors.extend(graph)
+    if not graph and not errors:
+        errors.extend(_unmigrated_changes(settings))
+    if drift and not graph:  # drift needs a sound history, not models that match it
         result.drift, result.applied = _drift(workspace)
     return result
+
+
+def _unmigrated_changes(settings: Settings) -> list[str]:
+    from project.questioner import ProbingQuestioner
+    from project.services.makemigrations import makemigrations
+
+    try:
+        pending = makemigrations(settings, write=False, questioner=ProbingQuestioner()).migrations
+    except ProjectError as exc:
+        return [f"Could not compare the models with the migrations: {exc}"]
+    return [
+        f"The models of app '{m.app_label}' have changes that no migration makes "
+        f"({', '.join(str(c) for c in m.changes[:3])}{', ...' if len(m.changes) > 3 else ''}): "
+        f"run 'python manage.py makemigrations {m.app_label}'."
+        for m in pending
+    ]
 
 
 def _drift(workspace: Workspace) -> tuple[list[TableDrift], list[Migration]]:

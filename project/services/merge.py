@@ -53,7 +53,7 @@ def merge(
     }
     history = workspace.history
     merges = [
-        Merge(label, _branches(history, leaves))
+        Merge(label, _branches(history, sorted(leaves, key=lambda m: m.name)))
         for label, leaves in history.conflicts().items()
         if label in wanted
     ]

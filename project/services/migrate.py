@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from project.apps import select_apps
+from project.checks import require_sound_graph
 from project.errors import ProjectError, UsageError
 from project.runner import Progress, Step, revision_steps, run_steps
 from project.workspace import Workspace
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy import Connection
 
     from project.describe import Change
@@ -44,7 +47,7 @@ def plan_migrate(
     settings: Settings, app_label: str | None = None, target: str | None = None
 ) -> Plan:
     workspace = Workspace(settings)
-    workspace.history.require_no_conflicts()
+    require_sound_graph(workspace.history, _cache(settings))
     with workspace.connect() as connection:
         return _plan(workspace, connection, app_label, target)
 
@@ -73,7 +76,7 @@ def migrate(
     workspace = Workspace(settings)
     if app_label is not None:
         select_apps(workspace.apps, [app_label])  # bad input fails before any waiting
-    workspace.history.require_no_conflicts()  # and a file that cannot be imported, or a conflict
+    require_sound_graph(workspace.history, _cache(settings))  # or a file that cannot be imported
     with (
         migration_lock(workspace, settings.migrate_lock_timeout, on_lock_wait or (lambda: None)),
         workspace.connect() as connection,
@@ -103,6 +106,12 @@ def migrate(
                 workspace.use_view(frozenset())
                 workspace.applied_rows(connection, restamp=True)
     return plan
+
+
+def _cache(settings: Settings) -> Path:
+    from project.state import CACHE_FOLDER
+
+    return settings.base_dir / CACHE_FOLDER
 
 
 def changed_since_applied(
