@@ -152,11 +152,15 @@ class GhostRevisionError(ProjectError):
             for g in ghosts
         ]
         app = records[ghosts[0]].app if ghosts[0] in records else "APP"
+        forget = (
+            "run 'migrate --prune' to forget it (its schema changes stay)"
+            if all(g in records for g in ghosts)
+            else "delete its row from the alembic_version table (our history never recorded it)"
+        )
         super().__init__(
             f"The database has {', '.join(named)} applied, but no migration file for it (applied on "
             "another git branch, or deleted?). Check that branch out and unapply it with "
-            f"'migrate {app} <the migration before it>', or, if it is gone for good, run "
-            "'migrate --prune' to forget it (its schema changes stay)."
+            f"'migrate {app} <the migration before it>', or, if it is gone for good, {forget}."
         )
 
 

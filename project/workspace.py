@@ -145,19 +145,13 @@ class Workspace:
 
 
 def _known_ancestors(ghosts: list[str], records: dict[str, Any], known: set[str]) -> list[str]:
-    """What the ghosts followed, walking our history table back to revisions on disk."""
-    from project.errors import DatabaseError
-
+    """What the ghosts followed, walking our history table back to revisions on disk.
+    A ghost our history never recorded (the version table was edited by hand) has no
+    known ancestors: what it followed shows as not applied."""
     found: list[str] = []
     todo = list(ghosts)
     while todo:
-        revision = todo.pop()
-        record = records.get(revision)
-        if record is None:
-            raise DatabaseError(
-                f"Revision '{revision}' in the version table has no file and no history: it cannot be "
-                "pruned safely. Restore its file, or set the version table by hand (alembic stamp)."
-            )
-        for parent in record.parents:
+        record = records.get(todo.pop())
+        for parent in record.parents if record else ():
             (found if parent in known else todo).append(parent)
     return found

@@ -125,11 +125,15 @@ def test_database_at_an_unknown_revision(project: Project) -> None:
         "UPDATE alembic_version SET version_num = 'pets_0042_gone' WHERE version_num = 'pets_0001_initial'"
     )
     before = project.snapshot()
-    for command in (["migrate"], ["showmigrations"], ["makemigrations", "--from-db"]):
+    for command in (["migrate"], ["makemigrations", "--from-db"]):
         assert_error(
             project.run(*command),
-            "The database is at revision 'pets_0042_gone', which no migration file",
+            "The database has revision 'pets_0042_gone' applied, but no migration file for it",
+            "delete its row from the alembic_version table",
         )
+    shown = project.run("showmigrations", check=True).stdout
+    assert "(unknown app)\n [?] pets_0042_gone (applied, but its file is missing" in shown, shown
+    assert_error(project.run("migrate", "--prune"), "it cannot be pruned safely")
     assert project.snapshot() == before
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from project.apps import select_apps
 from project.checks import require_sound_graph
-from project.errors import ProjectError, UsageError
+from project.errors import DatabaseError, ProjectError, UsageError
 from project.runner import Progress, Step, revision_steps, run_steps
 from project.workspace import Workspace
 
@@ -161,7 +161,14 @@ def prune(settings: Settings, on_lock_wait: Callable[[], None] | None = None) ->
             for revision, record in records.items()
             if revision not in history.by_revision
         }
-        ghosts = [ghost if isinstance(ghost, str) else ghost.revision for ghost in workspace.ghosts]
+        unrecorded = [ghost for ghost in workspace.ghosts if isinstance(ghost, str)]
+        if unrecorded:
+            raise DatabaseError(
+                f"Revision '{unrecorded[0]}' in the version table has no file and no history: "
+                "what it followed is unknown, so it cannot be pruned safely. Restore its file, "
+                "or delete its row from the alembic_version table by hand."
+            )
+        ghosts = [ghost.revision for ghost in workspace.ghosts]
         if ghosts:
             applied = history.applied(rows)
             below = {
