@@ -65,7 +65,11 @@ class History:
     def conflicts(self) -> dict[str, list[Migration]]:
         """{app label: its leaves} for every app with more than one."""
         labels = dict.fromkeys(m.app_label for m in self.migrations)
-        return {label: leaves for label in labels if len(leaves := self.leaves(label)) > 1}
+        return {
+            label: sorted(leaves, key=lambda m: m.name)
+            for label in labels
+            if len(leaves := self.leaves(label)) > 1
+        }
 
     def conflicts_message(self) -> str | None:
         conflicts = self.conflicts()

@@ -193,6 +193,8 @@ def render_merges(term: Terminal, merges: list[Merge], shown: bool) -> None:
 
 def render_migrate_heading(term: Terminal, plan: Plan) -> None:
     render_changed(term, plan.changed)
+    for migration in plan.accepted:
+        term.out(f"Accepted the changed file of {migration.key} as applied (--fake).")
     term.out("Operations to perform:", style=HEADING)
     term.out(f"  {plan.summary}")
     if plan.dependants:
@@ -263,7 +265,8 @@ def render_changed(term: Terminal, migrations: Iterable[Migration]) -> None:
     for migration in migrations:
         term.err(
             f"Warning: {migration.key} changed after it was applied (its checksum differs from the "
-            "file then). Restore it, or set STRICT_MIGRATION_CHECKSUMS to make this an error.",
+            "file then). Restore it, or accept it with 'migrate --fake'; STRICT_MIGRATION_CHECKSUMS "
+            "makes this an error.",
             style=WARNING,
         )
 

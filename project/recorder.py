@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy import Connection, Table
 
     from project.history import Migration
@@ -112,6 +114,20 @@ def applied(
             faked=faked,
         )
     )
+
+
+def accept(connection: Connection, migrations: Iterable[Migration]) -> None:
+    """Record the files as they are now as the ones applied (their checksums)."""
+    import sqlalchemy as sa
+
+    history = table()
+    for migration in migrations:
+        connection.execute(
+            sa.update(history)
+            .where(history.c.revision == migration.revision)
+            .values(checksum=checksum(migration.path))
+        )
+    connection.commit()
 
 
 def unapplied(connection: Connection, revision: str) -> None:

@@ -41,6 +41,7 @@ class Plan:
         default_factory=list
     )  # other apps' migrations, unapplied first
     changed: list[Migration] = field(default_factory=list)  # applied, and edited since
+    accepted: list[Migration] = field(default_factory=list)  # edited, and accepted by --fake
 
 
 def plan_migrate(
@@ -71,6 +72,7 @@ def migrate(
     migrations as applied (or unapplied) without running them; `fake_initial` does so for
     an app's initial migration whose tables all exist already (Django's rule).
     """
+    from project import recorder
     from project.locking import migration_lock
 
     workspace = Workspace(settings)
@@ -83,11 +85,14 @@ def migrate(
     ):
         plan = _plan(workspace, connection, app_label, target)
         plan.changed = changed_since_applied(workspace, connection, backfill=True)
+        if plan.changed and fake:  # Flyway's repair: the files as they are now were applied
+            recorder.accept(connection, plan.changed)
+            plan.accepted, plan.changed = plan.changed, []
         if plan.changed and settings.strict_migration_checksums:
             raise ProjectError(
                 f"{', '.join(m.key for m in plan.changed)} changed after it was applied (its checksum "
-                "differs). Restore the file as it was, or, if the change is intended, apply it by hand "
-                "and accept it with 'migrate --fake'; STRICT_MIGRATION_CHECKSUMS is on."
+                "differs). Restore the file as it was, or, if the change is intended, make it on the "
+                "database by hand and accept it with 'migrate --fake'; STRICT_MIGRATION_CHECKSUMS is on."
             )
         existing = _existing_initials(connection, plan) if fake_initial else set()
         if before_run:

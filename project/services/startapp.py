@@ -93,11 +93,12 @@ def _install(settings: Settings, dotted: str) -> Path | None:
     if not source_file.is_file():
         return None
     source = source_file.read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    for node in tree.body:
+    assignments = [node for node in ast.parse(source).body if _assigns_installed_apps(node)]
+    if len(assignments) != 1:  # built in steps: only the user knows where it belongs
+        return None
+    for node in assignments:
         if (
             isinstance(node, ast.Assign)
-            and [getattr(t, "id", None) for t in node.targets] == ["INSTALLED_APPS"]
             and isinstance(node.value, ast.List)
             and all(
                 isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.value.elts
@@ -122,3 +123,13 @@ def _install(settings: Settings, dotted: str) -> Path | None:
             source_file.write_text("".join(lines), encoding="utf-8")
             return source_file
     return None
+
+
+def _assigns_installed_apps(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+        targets = [node.target]
+    else:
+        return False
+    return any(getattr(target, "id", None) == "INSTALLED_APPS" for target in targets)
