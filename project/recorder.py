@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ def checksum(path: Path) -> str:
     return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
 
 
+@cache  # one Table, so SQLAlchemy compiles each statement once per run
 def table() -> Table:
     import sqlalchemy as sa
 
@@ -89,19 +91,29 @@ def read(connection: Connection) -> dict[str, Record]:
     }
 
 
+def revisions(connection: Connection) -> set[str]:
+    """The revisions recorded (the table exists: see ensure)."""
+    import sqlalchemy as sa
+
+    return set(connection.execute(sa.select(table().c.revision)).scalars())
+
+
 def applied(
     connection: Connection,
     migration: Migration,
     duration: float | None,
     faked: bool,
     backfill: bool = False,
+    replace: bool = True,
 ) -> None:
     """Inside the migration's transaction: it is applied (`backfill`: it was, some time
-    before this history was kept, so when is unknown)."""
+    before this history was kept, so when is unknown). `replace=False`: there is no row
+    for it yet, which saves a statement per migration."""
     import sqlalchemy as sa
 
     history = table()
-    connection.execute(sa.delete(history).where(history.c.revision == migration.revision))
+    if replace:
+        connection.execute(sa.delete(history).where(history.c.revision == migration.revision))
     connection.execute(
         sa.insert(history).values(
             app=migration.app_label,

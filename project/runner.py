@@ -102,6 +102,7 @@ class _Runner:
         self.current: Step | None = None
         self.completed: Step | None = None
         self.statements: list[str] = []  # SQL run so far by the current step
+        self.recorded: set[str] = set()  # revisions in our history table
 
     def run(self) -> None:
         from alembic.runtime.environment import EnvironmentContext
@@ -112,6 +113,8 @@ class _Runner:
         load_dialect_plugins(self.connection.dialect.name)
         if self.record:
             recorder.ensure(self.connection)
+            self.recorded = recorder.revisions(self.connection)
+            self.connection.commit()
         config = self.workspace.config
         config.attributes["connection"] = self.connection
         config.attributes["configure_options"] = {
@@ -168,9 +171,13 @@ class _Runner:
             return
         if self.forward:
             duration = 0.0 if self.faked else time.perf_counter() - self.started
-            recorder.applied(self.connection, self.current.migration, duration, self.faked)
+            migration = self.current.migration
+            replace = migration.revision in self.recorded
+            recorder.applied(self.connection, migration, duration, self.faked, replace=replace)
+            self.recorded.add(migration.revision)
         else:
             recorder.unapplied(self.connection, self.current.migration.revision)
+            self.recorded.discard(self.current.migration.revision)
 
     def _finish_current(self) -> None:
         if self.current is not None:
