@@ -18,10 +18,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-MODEL = """
-
-class Item{n}(Model):
-    id: Mapped[int] = mapped_column(primary_key=True)
+# The columns of every generated table (bench/peers.py gives the peers the same).
+COLUMNS = """    id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50), index=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default="0")
@@ -30,6 +28,7 @@ class Item{n}(Model):
     note: Mapped[str | None] = mapped_column(Text)
     {reference}
 """
+MODEL = "\n\nclass Item{n}(Model):\n" + COLUMNS
 HEADER = """from datetime import datetime
 from decimal import Decimal
 

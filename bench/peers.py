@@ -9,19 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ALEMBIC_MODEL = """
+from generate import COLUMNS
 
-class Item{n}(Base):
-    __tablename__ = "item{n}"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50), index=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)
-    amount: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default="0")
-    active: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    created: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
-    note: Mapped[str | None] = mapped_column(Text)
-    {reference}
-"""
+ALEMBIC_MODEL = '\n\nclass Item{n}(Base):\n    __tablename__ = "item{n}"\n' + COLUMNS
 ALEMBIC_HEADER = """from datetime import datetime
 from decimal import Decimal
 

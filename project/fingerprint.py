@@ -33,8 +33,6 @@ _PACKAGES = ("sqlalchemy", "alembic", "typer", "alembic-postgresql-enum")
 
 
 def fingerprint(settings: Settings, labels: Iterable[str]) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     from project.apps import dialect_folder
 
     digest = hashlib.sha256()
@@ -49,13 +47,23 @@ def fingerprint(settings: Settings, labels: Iterable[str]) -> str:
         repr(settings.installed_apps),
         repr((settings.protect_unowned_tables, settings.migrations_per_dialect)),
     ]
-    for package in _PACKAGES:
-        try:
-            facts.append(f"{package}={version(package)}")
-        except PackageNotFoundError:
-            facts.append(f"{package}=-")
+    facts.extend(package_versions(_PACKAGES))
     digest.update("\0".join(facts).encode())
     return digest.hexdigest()[:32]
+
+
+def package_versions(packages: Iterable[str]) -> list[str]:
+    """`name=version` of each installed package (`name=-` when it is not): cache keys
+    change when a library that shapes the answer is upgraded."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in packages:
+        try:
+            found.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package}=-")
+    return found
 
 
 def known_unchanged(settings: Settings, key: str) -> bool:

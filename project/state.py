@@ -82,7 +82,7 @@ def history_state(
 def cache_key(workspace: Workspace, target: Sequence[str], server: str) -> str:
     """Everything that shapes the replayed schema; migrations that import project code can
     change without changing bytes, hence `makemigrations --no-cache`."""
-    from importlib.metadata import PackageNotFoundError, version
+    from project.fingerprint import package_versions
 
     digest = hashlib.sha256()
     for app in workspace.apps:
@@ -92,11 +92,9 @@ def cache_key(workspace: Workspace, target: Sequence[str], server: str) -> str:
     env = Path(workspace.config.get_main_option("script_location") or "") / "env.py"
     digest.update(env.read_bytes() if env.exists() else b"")
     parts = [",".join(target), server]
-    for package in ("sqlalchemy", "alembic", "manage-project", "alembic-postgresql-enum"):
-        try:
-            parts.append(f"{package}={version(package)}")
-        except PackageNotFoundError:
-            parts.append(f"{package}=-")
+    parts.extend(
+        package_versions(("sqlalchemy", "alembic", "manage-project", "alembic-postgresql-enum"))
+    )
     digest.update("\0".join(parts).encode())
     return digest.hexdigest()[:20]
 
