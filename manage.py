@@ -6,9 +6,9 @@ import os
 
 def main() -> None:
     os.environ.setdefault("MANAGE_SETTINGS_MODULE", "settings")
-    from project.cli import main as run
+    from project.cli import execute_from_command_line
 
-    run()
+    execute_from_command_line()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ Only this module exits the process.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -65,6 +67,38 @@ def _option_value(args: Sequence[str], name: str) -> str | None:
         if arg.startswith(f"{name}="):
             return arg.partition("=")[2]
     return None
+
+
+def execute_from_command_line() -> NoReturn:
+    """manage.py's entry point: `main()` on sys.argv, then leave at once (`leave`)."""
+    try:
+        main()
+    except SystemExit as done:
+        leave(done.code)
+
+
+def leave(code: str | int | None) -> NoReturn:
+    """Exit without Python's interpreter teardown: once SQLAlchemy and Alembic are loaded it
+    alone takes 0.1-0.2 s (measured here), a fifth of a typical command. What exiting must
+    do still happens: engines close their connections, atexit handlers run, output is
+    flushed. While other threads run (an app command may start some), exit normally, so
+    that they are waited for."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        sys.exit(code)
+    database = sys.modules.get("project.database")
+    if database is not None:
+        database.dispose_engines()
+    atexit._run_exitfuncs()
+    if isinstance(code, str):  # sys.exit("message"): Python prints it and exits with 1
+        print(code, file=sys.stderr)
+    status = 1 if isinstance(code, str) else code or 0
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,17 +54,44 @@ def fingerprint(settings: Settings, labels: Iterable[str]) -> str:
 
 
 def package_versions(packages: Iterable[str]) -> list[str]:
-    """`name=version` of each installed package (`name=-` when it is not): cache keys
-    change when a library that shapes the answer is upgraded."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = []
-    for package in packages:
+    """`name=version` of each installed distribution (`name=-` when it is not): cache keys
+    change when a library that shapes the answer is upgraded. Found as importlib.metadata
+    finds them (the first `*.dist-info` or `*.egg-info` folder on sys.path), without its
+    cost: 40 ms here, a fifth of a whole no-op check."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
         try:
-            found.append(f"{package}={version(package)}")
-        except PackageNotFoundError:
-            found.append(f"{package}=-")
-    return found
+            names = os.listdir(entry or ".")
+        except OSError:  # a zip file, or a folder that is gone
+            continue
+        for name in names:
+            stem, _, suffix = name.rpartition(".")
+            if suffix in ("dist-info", "egg-info"):
+                project, _, version = stem.partition("-")
+                if _distribution_key(project) not in found:
+                    found[_distribution_key(project)] = version or _metadata_version(
+                        Path(entry or ".", name)
+                    )
+    return [f"{package}={found.get(_distribution_key(package), '-')}" for package in packages]
+
+
+def _metadata_version(folder: Path) -> str:
+    """The `Version:` header of a folder whose name does not carry it (setuptools' egg-info)."""
+    for metadata in (folder / "METADATA", folder / "PKG-INFO"):
+        try:
+            for line in metadata.read_text(errors="replace").splitlines():
+                if line.startswith("Version:"):
+                    return line.partition(":")[2].strip()
+                if not line:  # the headers end at the first blank line
+                    break
+        except OSError:
+            continue
+    return "?"
+
+
+def _distribution_key(name: str) -> str:
+    """PEP 503's normalised name: `Alembic_Postgresql.Enum` and `alembic-postgresql-enum` agree."""
+    return name.lower().replace("_", "-").replace(".", "-")
 
 
 def known_unchanged(settings: Settings, key: str) -> bool:

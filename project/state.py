@@ -158,18 +158,20 @@ def _server_state(
     try:
         description = "cached"
         exists = _exists(admin, name)
-        if not (cache and exists and _complete(workspace, engine, target)):
+        connection = _connect_if_complete(workspace, engine, target) if cache and exists else None
+        if connection is None:
             if exists:
                 _drop(admin, name)
             _create(admin, name, workspace)
-            with engine.connect() as connection:
-                _replay(workspace, connection, target)
+            with engine.connect() as replaying:
+                _replay(workspace, replaying, target)
             description = "replayed"
             if cache:  # the project's older states (and any a killed run left) go
                 for other in _project_databases(admin, f"{DATABASE_PREFIX}_{project_tag}_"):
                     if other != name:
                         _drop(admin, other)
-        with engine.connect() as connection:
+            connection = engine.connect()
+        with connection:
             state = HistoryState(connection, f"{description}, database {name}")
             yield state
     finally:
@@ -196,20 +198,28 @@ def _replay(workspace: Workspace, connection: Connection, target: Sequence[str])
     )
 
 
-def _complete(workspace: Workspace, engine: Engine, target: Sequence[str]) -> bool:
-    """A state database is usable when its version table is at the target (a build that
-    died half-way, or a spoiled one, is not)."""
+def _connect_if_complete(
+    workspace: Workspace, engine: Engine, target: Sequence[str]
+) -> Connection | None:
+    """A connection to a state database whose version table is at the target (one that a
+    build left half-way, or a spoiled one, is not), or None."""
     try:
-        with engine.connect() as connection:
-            rows = set(workspace.version_rows(connection))
+        connection = engine.connect()
     except Exception:  # noqa: BLE001 - anything odd: rebuild it
-        return False
+        return None
+    try:
+        rows = set(workspace.version_rows(connection))
+    except Exception:  # noqa: BLE001 - the same
+        rows = None
     expected = (
         set(workspace.script.get_heads(consider_depends_on=True))
         if tuple(target) == (HEADS,)
         else set(target)
     )
-    return rows == expected
+    if rows != expected:
+        connection.close()
+        return None
+    return connection
 
 
 def _exists(admin: Connection, name: str) -> bool:

@@ -181,3 +181,24 @@ def test_status_commands_never_import_the_models(sqlite_project: Project) -> Non
     result = sqlite_project.python(code)
     assert result.returncode == 0, str(result)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_quick_exit_still_does_what_exiting_must(sqlite_project: Project) -> None:
+    """manage.py skips Python's teardown (0.1-0.2 s); atexit handlers, threads still
+    running, buffered output and exit codes are as a normal exit has them."""
+    sqlite_project.file("apps/pets/commands/chores.py").write_text(
+        "import atexit, sys, threading, time\n"
+        "from pathlib import Path\n\n"
+        "def command(code: int = 0, thread: bool = False) -> None:\n"
+        '    atexit.register(Path("atexit.txt").write_text, "ran")\n'
+        "    if thread:\n"
+        '        threading.Thread(target=lambda: (time.sleep(0.5), Path("thread.txt").write_text("done"))).start()\n'
+        '    sys.stdout.write("x" * 200_000)  # more than a pipe holds: flushed at exit\n'
+        "    sys.exit(code)\n"
+    )
+    result = sqlite_project.run("chores", "--code", "3")
+    assert result.returncode == 3 and result.stdout == "x" * 200_000
+    assert (sqlite_project.path / "atexit.txt").read_text() == "ran"
+    result = sqlite_project.run("chores", "--thread")
+    assert result.returncode == 0 and result.stdout == "x" * 200_000
+    assert (sqlite_project.path / "thread.txt").read_text() == "done"

@@ -200,3 +200,13 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     )
     settings = load_settings(None, {"MANAGE_SETTINGS_MODULE": "mysettings"})
     assert settings.base_dir == tmp_path.resolve() and settings.protect_unowned_tables is True
+
+
+def test_package_versions_agree_with_importlib_metadata() -> None:
+    from importlib.metadata import version
+
+    from project.fingerprint import package_versions
+
+    packages = ("SQLAlchemy", "alembic", "typer", "manage_project", "not-installed-anywhere")
+    expected = [f"{p}={version(p)}" for p in packages[:-1]] + [f"{packages[-1]}=-"]
+    assert package_versions(packages) == expected
