@@ -71,6 +71,9 @@ def _option_value(args: Sequence[str], name: str) -> str | None:
 
 def execute_from_command_line() -> NoReturn:
     """manage.py's entry point: `main()` on sys.argv, then leave at once (`leave`)."""
+    # Alembic imports Mako, whose import loads Pygments (25-40 ms here) to colour HTML error
+    # pages we never render; without the plugin it falls back to plain text.
+    sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]
     try:
         main()
     except SystemExit as done:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from conftest import Project, assert_error
 
@@ -202,3 +204,19 @@ def test_a_quick_exit_still_does_what_exiting_must(sqlite_project: Project) -> N
     result = sqlite_project.run("chores", "--thread")
     assert result.returncode == 0 and result.stdout == "x" * 200_000
     assert (sqlite_project.path / "thread.txt").read_text() == "done"
+
+
+def test_commands_do_not_import_pygments(sqlite_project: Project) -> None:
+    """Mako would load Pygments (25-40 ms) to colour error pages that are never shown."""
+    for command in (["showmigrations"], ["migrate"], ["makemigrations", "--check", "--no-cache"]):
+        completed = subprocess.run(
+            [sys.executable, "-X", "importtime", "manage.py", *command],
+            cwd=sqlite_project.path,
+            env=sqlite_project.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        assert "mako.exceptions" in completed.stderr  # Alembic was imported,
+        assert "pygments" not in completed.stderr  # and Pygments was not
