@@ -1,8 +1,8 @@
-"""Installed apps: where they live, and importing their models once, in settings order."""
+"""Installed apps: where they live, found without importing them (project.model_tables imports
+their models)."""
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import re
 from collections.abc import Iterable, Sequence
@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from project.errors import ProjectError, SettingsError, UsageError
+from project.errors import SettingsError, UsageError
 
 if TYPE_CHECKING:
-    from sqlalchemy import MetaData
-
     from project.settings import Settings
 
 # Revision ids are `<label>_<number>_<name>` in Alembic's 32-character version column.
@@ -59,44 +57,6 @@ def select_apps(apps: Sequence[AppConfig], labels: Iterable[str]) -> list[AppCon
     return [app for app in apps if app.label in wanted]
 
 
-def load_models(apps: Sequence[AppConfig]) -> dict[str, str]:
-    """Import each app's `models` module and return {table name: owning app label}.
-
-    Mapped classes belong to the app whose package holds their module; plain `Table`s to
-    the app whose models import added them to the MetaData.
-    """
-    from project.db import metadata
-
-    added_by: dict[str, str] = {}
-    for app in apps:
-        before = set(metadata.tables)
-        _import_models(app)
-        for table in set(metadata.tables) - before:
-            added_by[table] = app.label
-    return _table_owners(metadata, apps, added_by)
-
-
-def _table_owners(
-    metadata: MetaData, apps: Sequence[AppConfig], added_by: dict[str, str]
-) -> dict[str, str]:
-    from project.db import Model
-
-    owners = dict(added_by)
-    for mapper in Model.registry.mappers:
-        module = mapper.class_.__module__
-        app = next((a for a in apps if module == a.name or module.startswith(a.name + ".")), None)
-        for table in mapper.tables:
-            if app is not None:
-                owners[table.name] = app.label
-    strays = sorted(set(metadata.tables) - set(owners))
-    if strays:
-        raise ProjectError(
-            f"Table(s) {', '.join(strays)} are defined outside every installed app. "
-            "Move their models into an app listed in INSTALLED_APPS."
-        )
-    return owners
-
-
 def dialect_folder(database_url: str) -> str:
     """The seed's layout: `migrations/{postgresql|mysql|sqlite}/`, MariaDB sharing mysql's."""
     scheme = database_url.partition("://")[0].partition("+")[0].lower()
@@ -131,18 +91,3 @@ def _locate(name: str, subfolder: str = "") -> AppConfig:
     return AppConfig(
         name=name, label=label, path=path, migrations_dir=path / "migrations" / subfolder
     )
-
-
-def _import_models(app: AppConfig) -> None:
-    module_name = f"{app.name}.models"
-    if importlib.util.find_spec(module_name) is None:
-        return  # an app without models is fine (it may only ship commands)
-    try:
-        importlib.import_module(module_name)
-    except Exception as exc:
-        from project.tracebacks import where
-
-        raise ProjectError(
-            f"Cannot import the models of app '{app.label}' ({where(exc)}): "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc

@@ -20,10 +20,11 @@ VERSION_COLUMN_LENGTH = 32  # Alembic's version_num is VARCHAR(32)
 
 def split_by_app(
     operations: Iterable[ops.MigrateOperation],
-    owner_of: Callable[[str], str | None],
+    owner_of: Callable[[str | None, ops.MigrateOperation], str | None],
     model_tables: Iterable[Table] = (),
 ) -> dict[str | None, list[ops.MigrateOperation]]:
-    """Group top-level operations by the app that owns their table, keeping their order.
+    """Group top-level operations by the app that owns their table (`owner_of(table, op)`),
+    keeping their order.
 
     A database-wide type (a PostgreSQL enum) goes with the table whose column uses it.
     """
@@ -32,7 +33,7 @@ def split_by_app(
     groups: dict[str | None, list[ops.MigrateOperation]] = {}
     for op in operations:
         table = table_of(op) or _table_of_type(op, enum_tables)
-        groups.setdefault(owner_of(table) if table else None, []).append(op)
+        groups.setdefault(owner_of(table, op), []).append(op)
     return groups
 
 
@@ -170,7 +171,7 @@ def safe_order(operations: Iterable[ops.MigrateOperation]) -> list[ops.MigrateOp
     and created last, and an index being replaced under a new name is dropped only after
     its successor exists.
     """
-    ordered = _indexes_created_before_dropped(list(operations))
+    ordered = _sequences_around_tables(_indexes_created_before_dropped(list(operations)))
     for position, op in enumerate(ordered):
         if isinstance(op, ops.ModifyTableOps):
             changes = _indexes_created_before_dropped(list(op.ops))
@@ -185,6 +186,16 @@ def safe_order(operations: Iterable[ops.MigrateOperation]) -> list[ops.MigrateOp
                 op.table_name, [*drops, *rest, *creates], schema=op.schema
             )
     return ordered
+
+
+def _sequences_around_tables(
+    operations: list[ops.MigrateOperation],
+) -> list[ops.MigrateOperation]:
+    """A sequence exists before the table whose column takes its values, and goes after it."""
+    creates = [op for op in operations if type(op).__name__ == "CreateSequenceOp"]
+    drops = [op for op in operations if type(op).__name__ == "DropSequenceOp"]
+    rest = [op for op in operations if op not in creates and op not in drops]
+    return [*creates, *rest, *drops]
 
 
 def _indexes_created_before_dropped(

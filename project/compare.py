@@ -48,20 +48,40 @@ def normalize_default(text: str | None) -> str | None:
     return _SYNONYMS.get(value, value)
 
 
-def compare_server_default(
-    context: Any,
-    inspected_column: Any,
-    metadata_column: Any,
-    inspected_default: str | None,
-    metadata_default: Any,
-    rendered_metadata_default: str | None,
+def same_server_default(reflected: str | None, model: str | None) -> bool:
+    """Whether two server defaults, as the database reports one and the model renders the
+    other, say the same thing."""
+    if reflected is None or model is None:
+        return reflected == model
+    left, right = _as_literal(normalize_default(reflected)), _as_literal(normalize_default(model))
+    return left == right or _same_number(left, right)
+
+
+def compare_type(
+    context: Any, reflected_column: Any, model_column: Any, reflected: Any, model: Any
 ) -> bool | None:
-    """Alembic's hook: False when both say the same, None to let Alembic decide."""
-    if inspected_default is None or rendered_metadata_default is None:
+    """Alembic's `compare_type` hook: False when the database's name for the type is the
+    model's in other words (MySQL's DOUBLE for FLOAT(53)), None to let Alembic decide."""
+    dialect = context.dialect
+    try:
+        spoken = dialect.type_compiler.process(model)
+        told = dialect.type_compiler.process(reflected)
+    except Exception:  # noqa: BLE001 - a type that does not compile here: Alembic decides
         return None
-    reflected = _as_literal(normalize_default(inspected_default))
-    model = _as_literal(normalize_default(rendered_metadata_default))
-    return False if reflected == model or _same_number(reflected, model) else None
+    same = _type_words(spoken, dialect.name) == _type_words(told, dialect.name)
+    return False if same else None
+
+
+_FLOAT_PRECISION = re.compile(r"^FLOAT\((\d+)\)")
+
+
+def _type_words(compiled: str, dialect: str) -> str:
+    words = " ".join(compiled.upper().split())
+    if dialect in ("mysql", "mariadb"):  # FLOAT(p): single precision up to 24, double above
+        precision = _FLOAT_PRECISION.match(words)
+        if precision:
+            words = "DOUBLE" if int(precision.group(1)) > 24 else "FLOAT"
+    return words
 
 
 def _as_literal(value: str | None) -> str | None:
@@ -94,13 +114,81 @@ def _wraps_all(value: str) -> bool:
     return True
 
 
+PLUGIN = "manage.compare"
+# Alembic's own comparators and ours (project.comparators), which compare check constraints
+# by their final names: our naming convention names unnamed ones by a hash of their
+# expression, so a changed expression is found.
+AUTOGENERATE_PLUGINS = ["alembic.autogenerate.*", PLUGIN]
+
+
+def autogenerate_options(
+    dialect: str, target: Any, include_object: Any, *, render: bool = False
+) -> dict[str, Any]:
+    """The one set of options every comparison runs with (makemigrations, check --drift,
+    squashmigrations), so that they agree on what is a change; `render` adds what writing
+    a migration file needs."""
+    load_dialect_plugins(dialect)
+    _register_plugin()
+    options: dict[str, Any] = {
+        "target_metadata": target,
+        "include_object": include_object,
+        "compare_type": compare_type,
+        # True rather than a callable: Alembic hands a callable `.arg` of an Identity or
+        # Computed default, which they lack; ours is a comparator in the plugin below.
+        "compare_server_default": True,
+        "autogenerate_plugins": AUTOGENERATE_PLUGINS,
+    }
+    if render:
+        from project.render import register_renderers, render_item
+
+        register_renderers()
+        # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.
+        options.update(render_as_batch=dialect == "sqlite", render_item=render_item)
+    return options
+
+
+def _register_plugin() -> None:
+    """Our comparators, as an Alembic plugin (Alembic 1.18's public way to add them)."""
+    from alembic.runtime.plugins import Plugin
+    from alembic.util import DispatchPriority
+
+    from project import comparators, sequences
+
+    if PLUGIN not in _registered:
+        plugin = Plugin(PLUGIN)
+        first = DispatchPriority.FIRST
+        plugin.add_autogenerate_comparator(
+            comparators.server_default, "column", "server_default", priority=first
+        )
+        plugin.add_autogenerate_comparator(
+            comparators.primary_key_nullability, "column", "nullable", priority=first
+        )
+        plugin.add_autogenerate_comparator(
+            comparators.check_constraints, "table", "checkconstraints"
+        )
+        plugin.add_autogenerate_comparator(sequences.compare_sequences, "schema", "sequences")
+        plugin.add_autogenerate_comparator(
+            comparators.unique_primary_keys,
+            "table",
+            "unique_primary_keys",
+            priority=DispatchPriority.LAST,
+        )
+        _registered.add(PLUGIN)
+
+
+_registered: set[str] = set()
+
+
 def load_dialect_plugins(dialect: str) -> None:
     """Register what a dialect needs beyond Alembic, before comparing or migrating.
 
-    PostgreSQL: alembic-postgresql-enum (the `postgresql` extra) creates, alters and drops
+    Every dialect: our operations (project.operations: `op.create_sequence` and its kin),
+    which migration files may call. PostgreSQL: alembic-postgresql-enum (the `postgresql` extra) creates, alters and drops
     native enum types, which Alembic alone does not. Imported only for PostgreSQL: it
     registers itself globally and would warn on every other database.
     """
+    import project.operations  # noqa: F401
+
     if dialect == "postgresql":
         try:
             import alembic_postgresql_enum  # noqa: F401

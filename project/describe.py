@@ -169,6 +169,10 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         return Change(
             glyph, f"{verb} enum type {name}", table, f"alter_{name}" if glyph == "~" else None
         )
+    if type(op).__name__ in _SEQUENCE_OPERATIONS:
+        glyph, verb = _SEQUENCE_OPERATIONS[type(op).__name__]
+        name = getattr(op, "sequence_name", "?")
+        return Change(glyph, f"{verb} sequence {name}", table, None)
     if type(op).__name__ == "PythonOp":
         return Change("p", f"Run Python {getattr(op, 'function', '?')}()", None, None)
     if type(op).__name__ == "FillNullsOp":
@@ -193,6 +197,12 @@ _ENUM_OPERATIONS = {
     "DropEnumOp": ("-", "Drop"),
     "SyncEnumValuesOp": ("~", "Alter values of"),
     "AddEnumValuesOp": ("~", "Add values to"),
+}
+
+_SEQUENCE_OPERATIONS = {
+    "CreateSequenceOp": ("+", "Create"),
+    "DropSequenceOp": ("-", "Drop"),
+    "AlterSequenceOp": ("~", "Alter"),
 }
 
 _CONSTRAINT_KINDS = {

@@ -124,6 +124,21 @@ class History:
         )
 
     @cached_property
+    def sequence_owners(self) -> dict[str, str]:
+        """{sequence: app label} for the sequences each app's migration files created."""
+        from project.migration_files import read_operations
+
+        owners: dict[str, str] = {}
+        for migration in self.migrations:
+            for op in read_operations(migration.path):
+                kind = type(op).__name__
+                if kind == "CreateSequenceOp":
+                    owners[getattr(op, "sequence_name")] = migration.app_label
+                elif kind == "DropSequenceOp":
+                    owners.pop(getattr(op, "sequence_name"), None)
+        return owners
+
+    @cached_property
     def table_owners(self) -> dict[str, str]:
         """{table: app label} for the tables each app's migration files created and still have."""
         from alembic.operations import ops
@@ -180,6 +195,9 @@ class UnknownRevisionError(ProjectError):
 
 def load_history(script: ScriptDirectory, apps: Sequence[AppConfig]) -> History:
     """Read every migration file once; a file that fails to import is a one-line error."""
+    from project.model_tables import watch
+
+    watch()  # migration files may import the models that define their column types
     try:
         scripts = list(script.walk_revisions())
     except ProjectError:

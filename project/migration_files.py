@@ -254,4 +254,15 @@ _BUILDERS: dict[str, _Builder] = {
     "create_table_comment": lambda a, k: ops.CreateTableCommentOp(a[0], None),
     "drop_table_comment": lambda a, k: ops.DropTableCommentOp(a[0]),
     "execute": lambda a, k: ops.ExecuteSQLOp(""),
+    "create_sequence": lambda a, k: _sequence_op("CreateSequenceOp", a, k),
+    "drop_sequence": lambda a, k: _sequence_op("DropSequenceOp", a, k),
+    "alter_sequence": lambda a, k: _sequence_op("AlterSequenceOp", a, k),
 }
+
+
+def _sequence_op(name: str, args: list[Any], kwargs: dict[str, Any]) -> ops.MigrateOperation:
+    from project import operations
+
+    schema = kwargs.get("schema")
+    kind: type[ops.MigrateOperation] = getattr(operations, name)
+    return kind(args[0], schema if isinstance(schema, str) else None)  # type: ignore[call-arg]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from project.apps import AppConfig
     from project.describe import Change
     from project.history import History
+    from project.model_tables import ModelTables
     from project.questioner import Questioner, Rename
     from project.workspace import Workspace
 
@@ -41,7 +42,7 @@ class Planner:
         self,
         workspace: Workspace,
         history: History,
-        model_owners: dict[str, str],
+        models: ModelTables,
         selected: list[AppConfig],
         name: str | None,
         write: bool,
@@ -50,7 +51,8 @@ class Planner:
     ) -> None:
         self.workspace = workspace
         self.history = history
-        self.model_owners = model_owners
+        self.models = models
+        self.model_owners = models.owners
         self.selected = selected
         self.name = name
         self.write = write
@@ -62,35 +64,39 @@ class Planner:
         self.ignored: list[str] = []
 
     def configure_options(self, dialect: str) -> dict[str, Any]:
-        from project.compare import compare_server_default
-        from project.db import metadata
-        from project.render import render_item
+        from project.compare import autogenerate_options
+        from project.sequences import HISTORY_OPTION
 
-        return {
-            "target_metadata": metadata,
-            "include_object": self.include_object,
-            "compare_type": True,
-            "compare_server_default": compare_server_default,
-            # Alembic's opt-in comparison of check constraints by name; our naming convention
-            # names unnamed ones by a hash of their expression, so a changed expression is found.
-            "autogenerate_plugins": [
-                "alembic.autogenerate.*",
-                "alembic.ext.checkconstraint_byname",
-            ],
-            # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.
-            "render_as_batch": dialect == "sqlite",
-            "render_item": render_item,
-        }
+        options = autogenerate_options(
+            dialect, self.models.target, self.include_object, render=True
+        )
+        options[HISTORY_OPTION] = dict(self.history.sequence_owners)
+        return options
 
     def owner_of(self, table: str) -> str | None:
         return self.model_owners.get(table) or self.history.table_owners.get(table)
 
+    def _owner_of_op(self, table: str | None, op: ops.MigrateOperation) -> str | None:
+        """A dropped sequence belongs to the app whose history created it."""
+        if table is None:
+            sequence = getattr(op, "sequence_name", None)
+            return self.history.sequence_owners.get(sequence) if sequence else None
+        return self.owner_of(table)
+
     def include_object(
         self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
-        """Leave alone tables that no installed app owns, unless the setting says otherwise."""
+        """Leave alone tables (and sequences) that no installed app owns, unless the setting
+        says otherwise."""
         if type_ == "table" and name == recorder.TABLE:
             return False  # ours, as Alembic's version table is Alembic's
+        if type_ == "sequence" and reflected and compare_to is None and name is not None:
+            if name in self.history.sequence_owners:
+                return True  # its model was removed: its app drops it
+            if self.workspace.settings.protect_unowned_tables:
+                self.ignored.append(name)
+                return False
+            return True
         if type_ != "table" or not reflected or compare_to is not None or name is None:
             return True
         if self.owner_of(name) is not None:
@@ -111,11 +117,9 @@ class Planner:
             split_by_app,
             without_drops_of_dropped_tables,
         )
-        from project.db import metadata
-
         generated = directives[0]
         operations = self._with_renames(context, list(generated.upgrade_ops.ops))
-        groups = split_by_app(operations, self.owner_of, metadata.tables.values())
+        groups = split_by_app(operations, self._owner_of_op, self.models.tables.values())
         unowned = groups.pop(None, [])
         if unowned:  # drops of unowned tables, with PROTECT_UNOWNED_TABLES off
             first = self.selected[0].label
@@ -166,7 +170,6 @@ class Planner:
         from alembic.autogenerate import produce_migrations
 
         from project.ambiguities import rename_candidates
-        from project.db import metadata
 
         selected = {app.label for app in self.selected}
         candidates = [
@@ -197,7 +200,8 @@ class Planner:
         renames = [
             _apply_rename(context, candidate, reflected) for candidate, reflected in confirmed
         ]
-        return renames + list(produce_migrations(context, metadata).upgrade_ops.ops)  # type: ignore[union-attr]
+        compared = produce_migrations(context, self.models.target)  # type: ignore[arg-type]
+        return renames + list(compared.upgrade_ops.ops)  # type: ignore[union-attr]
 
     def _apps_to_migrate(
         self, groups: dict[str | None, list[ops.MigrateOperation]]

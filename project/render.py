@@ -1,9 +1,14 @@
-"""Render server defaults as SQLAlchemy expressions rather than one database's SQL.
+"""What Alembic writes into a migration file, where its own rendering falls short.
 
-Alembic writes a model's `server_default=func.now()` as the SQL of the database that
-makemigrations ran against (`now()` on PostgreSQL, `(CURRENT_TIMESTAMP)` on SQLite), and
-`false()` as `0` on SQLite, which PostgreSQL refuses for a boolean. Written as
-`sa.func.now()` and `sa.false()`, the migration compiles right on every database.
+- Server defaults as SQLAlchemy expressions rather than one database's SQL: Alembic writes
+  `server_default=func.now()` as the SQL of the database makemigrations ran against
+  (`now()` on PostgreSQL, `(CURRENT_TIMESTAMP)` on SQLite), and `false()` as `0` on SQLite,
+  which PostgreSQL refuses for a boolean. `sa.func.now()` and `sa.false()` compile right on
+  every database.
+- A project's own types (a TypeDecorator, a UserDefinedType, a type compiled with
+  `@compiles`) as `module.Type(...)` with `import module` added, as Django's writer does;
+  Alembic writes the name without the import. The written call is tried first: a type whose
+  repr does not re-create it is an error that says how to fix it.
 """
 
 from __future__ import annotations
@@ -18,9 +23,17 @@ PREFIX = "sa."
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Alembic's `render_item` hook; False means "render it your usual way"."""
+    if type_ == "type":
+        return _user_type(obj, autogen_context)
+    if type_ == "column":
+        return _column_with_sequence(obj, autogen_context)
     if type_ != "server_default" or not isinstance(obj, DefaultClause):
         return False
     expression = obj.arg
+    if isinstance(expression, functions.next_value):  # server_default=seq.next_value()
+        from project.operations import render_sequence
+
+        return f"{render_sequence(expression.sequence, PREFIX)}.next_value()"
     if isinstance(expression, elements.True_):
         return f"{PREFIX}true()"
     if isinstance(expression, elements.False_):
@@ -30,6 +43,67 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
         if isinstance(name, str) and name.isidentifier():
             return f"{PREFIX}func.{name}()"
     return False
+
+
+_rendering_column = False
+
+
+def _column_with_sequence(column: Any, autogen_context: Any) -> str | bool:
+    """Alembic leaves a column's Sequence out: `sa.Column("id", sa.Integer(),
+    sa.Sequence("t_id_seq"), ...)` keeps SQLAlchemy from making it SERIAL or AUTO_INCREMENT."""
+    global _rendering_column
+    from sqlalchemy.schema import Sequence
+
+    if _rendering_column or not isinstance(column.default, Sequence):
+        return False
+    import ast
+
+    from project.internals import render_column
+    from project.operations import render_sequence
+
+    _rendering_column = True
+    try:
+        rendered = render_column(column, autogen_context)
+    finally:
+        _rendering_column = False
+    call = ast.parse(rendered, mode="eval").body
+    assert isinstance(call, ast.Call)
+    call.args.insert(2, ast.parse(render_sequence(column.default, PREFIX), mode="eval").body)
+    return ast.unparse(call)
+
+
+def _user_type(type_: Any, autogen_context: Any) -> str | bool:
+    """`apps.shop.types.Money(precision=12)`, importing `apps.shop.types`."""
+    module = type(type_).__module__
+    if module.startswith("sqlalchemy.") or module == "builtins":
+        return False
+    rendered = f"{module}.{type_!r}"
+    _require_round_trip(type_, module, rendered)
+    if autogen_context.imports is not None:
+        autogen_context.imports.add(f"import {module}")
+    return rendered
+
+
+def _require_round_trip(type_: Any, module: str, rendered: str) -> None:
+    import importlib
+
+    from project.errors import ProjectError
+
+    namespace = {module.partition(".")[0]: importlib.import_module(module.partition(".")[0])}
+    importlib.import_module(module)
+    try:
+        rebuilt = eval(rendered, namespace)  # noqa: S307 - our own rendering of the user's type
+        same = repr(rebuilt) == repr(type_)
+        problem = f"it makes {rebuilt!r}"
+    except Exception as exc:  # noqa: BLE001 - any failure is the user's to see
+        same, problem = False, f"{type(exc).__name__}: {exc}"
+    if not same:
+        name = type(type_).__name__
+        raise ProjectError(
+            f"A migration would write the type {name} of your models as {rendered}, which does "
+            f"not re-create it ({problem}). Give {name} a __repr__ that returns a call "
+            "re-creating it, e.g. f\"{name}()\"."
+        )
 
 
 def register_renderers() -> None:

@@ -31,7 +31,7 @@ def test_split_by_app_groups_by_owner_in_order() -> None:
         ops.CreateIndexOp("ix_pets_pet_weight", "pets_pet", ["weight"]),
         ops.DropTableOp("legacy"),
     ]
-    groups = split_by_app(operations, owners.get)
+    groups = split_by_app(operations, lambda table, op: owners.get(table or ""))
     assert list(groups) == ["owners", "pets", None]
     assert groups["pets"] == operations[1:3]
     assert groups[None] == [operations[3]]

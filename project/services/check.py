@@ -9,11 +9,11 @@ dependency, and models that differ from what the migrations build.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from project.apps import load_models
 from project.checks import problems
 from project.errors import ProjectError
+from project.model_tables import load_models
 from project.recorder import TABLE as HISTORY_TABLE
 from project.workspace import Workspace
 
@@ -111,24 +111,14 @@ def _differences(live: Connection, expected: MetaData) -> list[TableDrift]:
     from alembic.autogenerate import produce_migrations
     from alembic.runtime.migration import MigrationContext
 
-    from project.compare import compare_server_default, load_dialect_plugins
+    from project.compare import autogenerate_options
     from project.describe import describe_operations
 
-    load_dialect_plugins(live.dialect.name)
-    context = MigrationContext.configure(
-        live,
-        opts={
-            "compare_type": True,
-            "compare_server_default": compare_server_default,
-            "autogenerate_plugins": [
-                "alembic.autogenerate.*",
-                "alembic.ext.checkconstraint_byname",
-            ],
-            "include_object": lambda obj, name, type_, *_: (
-                not (type_ == "table" and name in BOOKKEEPING)
-            ),
-        },
-    )
+    def include(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
+        return not (type_ == "table" and name in BOOKKEEPING)
+
+    options = autogenerate_options(live.dialect.name, expected, include)
+    context = MigrationContext.configure(live, opts=options)
     changes = describe_operations(produce_migrations(context, expected).upgrade_ops.ops)  # type: ignore[union-attr]
     tables: dict[str, list[Change]] = {}
     for change in changes:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from project.apps import AppConfig, load_models, select_apps
+from project.apps import AppConfig, select_apps
 from project.errors import DatabaseError, UsageError
 from project.fingerprint import fingerprint, known_unchanged, remember_unchanged
 from project.planner import NewMigration, Planner, docstring, new_migration
@@ -105,9 +105,11 @@ def _autogenerate(
 ) -> MakeMigrationsResult:
     from project.state import history_state
 
-    model_owners = load_models(workspace.apps)
+    from project.model_tables import load_models
+
+    models = load_models(workspace.apps)
     history = workspace.history
-    planner = Planner(workspace, history, model_owners, selected, name, write, questioner)
+    planner = Planner(workspace, history, models, selected, name, write, questioner)
     if from_db:
         with workspace.connect() as connection:
             _require_up_to_date(history, workspace.applied_rows(connection))
@@ -129,11 +131,7 @@ def _autogenerate(
 def _revision(workspace: Workspace, connection: Connection, planner: Planner) -> Any:
     """Alembic's autogenerate on `connection`, shaped by the planner's hooks."""
     from project import revisions
-    from project.compare import load_dialect_plugins
-    from project.render import register_renderers
 
-    load_dialect_plugins(connection.dialect.name)
-    register_renderers()
     options = planner.configure_options(connection.dialect.name)
     return revisions.autogenerate(workspace, connection, planner.process, options)
 

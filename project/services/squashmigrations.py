@@ -160,20 +160,12 @@ class _Builder:
 
     def build(self, state: Any) -> list[Any]:
         from project import revisions
-        from project.compare import compare_server_default, load_dialect_plugins
-        from project.render import register_renderers, render_item
+        from project.compare import autogenerate_options
 
         connection: Connection = state.connection
-        load_dialect_plugins(connection.dialect.name)
-        register_renderers()
-        options = {
-            "target_metadata": self.target,
-            "include_object": self._include,
-            "compare_type": True,
-            "compare_server_default": compare_server_default,
-            "render_as_batch": connection.dialect.name == "sqlite",
-            "render_item": render_item,
-        }
+        options = autogenerate_options(
+            connection.dialect.name, self.target, self._include, render=True
+        )
         return revisions.autogenerate(
             self.workspace, connection, self._shape, options, compare=False
         )
