@@ -28,9 +28,11 @@ def server_default(
     model_default, reflected_default = model.server_default, reflected.server_default
     if isinstance(model_default, Identity) and not dialect.supports_identity_columns:
         return STOP
-    if isinstance(model_default, DefaultClause) and isinstance(reflected_default, DefaultClause):
-        if same_server_default(_text(reflected_default.arg), _compiled(model_default, dialect)):
-            return STOP
+    both = isinstance(model_default, DefaultClause) and isinstance(reflected_default, DefaultClause)
+    if both and same_server_default(
+        _text(reflected_default.arg), _compiled(model_default, dialect)
+    ):
+        return STOP
     return CONTINUE
 
 
@@ -131,7 +133,8 @@ def unique_primary_keys(
         op
         for op in modify_table_ops.ops
         if not (
-            isinstance(op, ops.CreateUniqueConstraintOp) and set(op.columns) == key
+            isinstance(op, ops.CreateUniqueConstraintOp)
+            and set(op.columns) == key
             or isinstance(op, ops.AddConstraintOp)
             and getattr(op, "constraint_type", None) == "unique"
             and set(getattr(op, "columns", ())) == key

@@ -139,12 +139,33 @@ def autogenerate_options(
         "autogenerate_plugins": AUTOGENERATE_PLUGINS,
     }
     if render:
-        from project.render import register_renderers, render_item
-
-        register_renderers()
-        # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.
-        options.update(render_as_batch=dialect == "sqlite", render_item=render_item)
+        options.update(_render_options(dialect, target))
     return options
+
+
+def _render_options(dialect_name: str, target: Any) -> dict[str, Any]:
+    import functools
+
+    from sqlalchemy.dialects import registry
+
+    from project.render import register_renderers, render_item, type_check_names
+
+    register_renderers()
+    dialect = registry.load(dialect_name)()
+    tables = [t for metadata in _as_list(target) for t in metadata.tables.values()]
+    return {
+        # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.
+        "render_as_batch": dialect_name == "sqlite",
+        "render_item": functools.partial(
+            render_item, check_names=type_check_names(tables, dialect)
+        ),
+    }
+
+
+def _as_list(target: Any) -> list[Any]:
+    if target is None:
+        return []
+    return list(target) if isinstance(target, (list, tuple)) else [target]
 
 
 def _register_plugin() -> None:

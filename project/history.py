@@ -133,9 +133,9 @@ class History:
             for op in read_operations(migration.path):
                 kind = type(op).__name__
                 if kind == "CreateSequenceOp":
-                    owners[getattr(op, "sequence_name")] = migration.app_label
+                    owners[op.sequence_name] = migration.app_label
                 elif kind == "DropSequenceOp":
-                    owners.pop(getattr(op, "sequence_name"), None)
+                    owners.pop(op.sequence_name, None)
         return owners
 
     @cached_property

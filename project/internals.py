@@ -10,8 +10,10 @@ tests/test_internals.py says which.
 - `Constraint._create_rule`: whether a type's own check constraint is created at all on a
   dialect (a Boolean's is not where the database has a native boolean).
 - `Constraint._type_bound`: the check constraint belongs to a column's type (Boolean, Enum).
-- `alembic.autogenerate.render._render_column`: Alembic's rendering of a column, which we
-  extend with what it leaves out (an explicit Sequence); `render_item` can only replace it.
+- `alembic.autogenerate.render._render_column` and `_repr_type`: Alembic's rendering of a
+  column and of a type, which we extend with what it leaves out (an explicit Sequence, the
+  element type of a PostgreSQL ARRAY written where another dialect renders); `render_item`
+  can only replace them.
 """
 
 from __future__ import annotations
@@ -46,3 +48,9 @@ def render_column(column: Column[Any], autogen_context: Any) -> str:
     from alembic.autogenerate.render import _render_column
 
     return str(_render_column(column, autogen_context))
+
+
+def render_type(type_: Any, autogen_context: Any) -> str:
+    from alembic.autogenerate.render import _repr_type
+
+    return str(_repr_type(type_, autogen_context))

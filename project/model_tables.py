@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from project.errors import ProjectError
 
@@ -86,19 +86,24 @@ def watch() -> None:
 
 
 def _table_created(table: Table, metadata: MetaData) -> None:
+    """The modules between the Table() call and the module whose top-level code made it
+    (the one holding the class statement): a table a library makes as it is imported (say
+    SQLAlchemy's own PostgreSQL catalog) stops at that library's module, so is nobody's."""
     modules: list[str] = []
     declared: type | None = None
     frame = sys._getframe(1)
     while frame is not None:
         name = frame.f_globals.get("__name__")
+        top_level = frame.f_code.co_name == "<module>"
         if not isinstance(name, str):
             pass
-        elif name.startswith("sqlalchemy.orm"):  # declarative: the class is `cls` there
+        elif name.startswith("sqlalchemy.orm") and declared is None:  # declarative's `cls`
             candidate = frame.f_locals.get("cls")
-            if declared is None and isinstance(candidate, type):
-                declared = candidate
-        elif not name.startswith(_LIBRARIES) and name not in modules:
+            declared = candidate if isinstance(candidate, type) else None
+        elif (top_level or not name.startswith(_LIBRARIES)) and name not in modules:
             modules.append(name)
+        if top_level:
+            break
         frame = frame.f_back  # type: ignore[assignment]
     if modules:
         _created[id(table)] = (table, tuple(modules), declared)

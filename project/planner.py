@@ -117,6 +117,7 @@ class Planner:
             split_by_app,
             without_drops_of_dropped_tables,
         )
+
         generated = directives[0]
         operations = self._with_renames(context, list(generated.upgrade_ops.ops))
         groups = split_by_app(operations, self._owner_of_op, self.models.tables.values())

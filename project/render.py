@@ -21,11 +21,26 @@ from sqlalchemy.sql import elements, functions
 PREFIX = "sa."
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
-    """Alembic's `render_item` hook; False means "render it your usual way"."""
+def render_item(
+    type_: str,
+    obj: Any,
+    autogen_context: Any,
+    check_names: dict[tuple[str, str], str] | None = None,
+) -> str | bool:
+    """Alembic's `render_item` hook; False means "render it your usual way".
+
+    `check_names`: {(table, column): the name the check constraint of the column's Boolean
+    or Enum type gets from the model's naming convention} (see `type_check_names`).
+    """
+    global _column_of_type
     if type_ == "type":
+        column, _column_of_type = _column_of_type, None  # Alembic renders a column's type next
+        if check_names and column in check_names:
+            return _named_check_type(obj, check_names[column], autogen_context)
         return _user_type(obj, autogen_context)
     if type_ == "column":
+        table = getattr(obj.table, "name", None) if hasattr(obj, "table") else None
+        _column_of_type = (table, obj.name) if table else None
         return _column_with_sequence(obj, autogen_context)
     if type_ != "server_default" or not isinstance(obj, DefaultClause):
         return False
@@ -43,6 +58,39 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
         if isinstance(name, str) and name.isidentifier():
             return f"{PREFIX}func.{name}()"
     return False
+
+
+# The column whose type Alembic renders next (render_item gets the type alone).
+_column_of_type: tuple[str, str] | None = None
+
+
+def type_check_names(tables: Any, dialect: Any) -> dict[tuple[str, str], str]:
+    """A Boolean's or non-native Enum's check constraint is named by the model's naming
+    convention only as its CREATE TABLE is compiled; a migration's tables have no naming
+    convention, so the type is written with that name."""
+    from sqlalchemy import CheckConstraint
+
+    from project.internals import final_name, is_type_bound
+
+    names: dict[tuple[str, str], str] = {}
+    for table in tables:
+        for constraint in table.constraints:
+            if isinstance(constraint, CheckConstraint) and is_type_bound(constraint):
+                name = final_name(constraint, dialect)
+                for column in constraint.columns:
+                    if name and name != getattr(column.type, "name", None):
+                        names[(table.name, column.name)] = name
+    return names
+
+
+def _named_check_type(type_: Any, name: str, autogen_context: Any) -> str:
+    import copy
+
+    from project.internals import render_type
+
+    named = copy.copy(type_)
+    named.name = name
+    return render_type(named, autogen_context)
 
 
 _rendering_column = False
@@ -72,9 +120,42 @@ def _column_with_sequence(column: Any, autogen_context: Any) -> str | bool:
     return ast.unparse(call)
 
 
+def _postgresql_type(type_: Any, autogen_context: Any) -> str | bool:
+    """PostgreSQL's JSON, JSONB and ARRAY the same on every database. Alembic renders their
+    inner type only when comparing on PostgreSQL: elsewhere (a `with_variant` written on
+    SQLite) it wrote `postgresql.JSONB(astext_type=Text())`, which does not run."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.types import Text
+
+    from project.internals import render_type
+
+    if isinstance(type_, postgresql.ARRAY):
+        arguments = [render_type(type_.item_type, autogen_context)]
+        arguments += [
+            f"{key}={getattr(type_, key)!r}"
+            for key, default in (("as_tuple", False), ("dimensions", None), ("zero_indexes", False))
+            if getattr(type_, key) != default
+        ]
+    elif isinstance(type_, (postgresql.JSON, postgresql.JSONB)):
+        arguments = (
+            []
+            if type(type_.astext_type) is Text
+            else [f"astext_type={render_type(type_.astext_type, autogen_context)}"]
+        )
+        if type_.none_as_null:
+            arguments.append("none_as_null=True")
+    else:
+        return False
+    if autogen_context.imports is not None:
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+    return f"postgresql.{type(type_).__name__}({', '.join(arguments)})"
+
+
 def _user_type(type_: Any, autogen_context: Any) -> str | bool:
     """`apps.shop.types.Money(precision=12)`, importing `apps.shop.types`."""
     module = type(type_).__module__
+    if module.startswith("sqlalchemy.dialects.postgresql"):
+        return _postgresql_type(type_, autogen_context)
     if module.startswith("sqlalchemy.") or module == "builtins":
         return False
     rendered = f"{module}.{type_!r}"
@@ -92,7 +173,7 @@ def _require_round_trip(type_: Any, module: str, rendered: str) -> None:
     namespace = {module.partition(".")[0]: importlib.import_module(module.partition(".")[0])}
     importlib.import_module(module)
     try:
-        rebuilt = eval(rendered, namespace)  # noqa: S307 - our own rendering of the user's type
+        rebuilt = eval(rendered, namespace)
         same = repr(rebuilt) == repr(type_)
         problem = f"it makes {rebuilt!r}"
     except Exception as exc:  # noqa: BLE001 - any failure is the user's to see
@@ -102,7 +183,7 @@ def _require_round_trip(type_: Any, module: str, rendered: str) -> None:
         raise ProjectError(
             f"A migration would write the type {name} of your models as {rendered}, which does "
             f"not re-create it ({problem}). Give {name} a __repr__ that returns a call "
-            "re-creating it, e.g. f\"{name}()\"."
+            're-creating it, e.g. f"{name}()".'
         )
 
 

@@ -27,7 +27,6 @@ from project.operations import (
     sequence_options,
 )
 
-
 # configure() option: {sequence name: app} the history created, for databases without them.
 HISTORY_OPTION = "manage_history_sequences"
 
@@ -115,7 +114,11 @@ def _mariadb(connection: Connection, schema: str | None) -> dict[str, dict[str, 
     found = {}
     preparer = connection.dialect.identifier_preparer
     for name in names:
-        quoted = preparer.quote(name) if not schema else f"{preparer.quote(schema)}.{preparer.quote(name)}"
+        quoted = (
+            preparer.quote(name)
+            if not schema
+            else f"{preparer.quote(schema)}.{preparer.quote(name)}"
+        )
         row = connection.exec_driver_sql(
             "SELECT start_value, increment, minimum_value, maximum_value, cycle_option, "
             f"cache_size FROM {quoted}"

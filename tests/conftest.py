@@ -72,11 +72,15 @@ class Project:
         return result
 
     def python(self, code: str) -> Result:
+        return self.python_with(code)
+
+    def python_with(self, code: str, **env: str) -> Result:
+        """`python -c code` in the project folder, with these environment variables set."""
         completed = subprocess.run(
             [sys.executable, "-c", code],
             check=False,
             cwd=self.path,
-            env=self.env,
+            env={**self.env, **env},
             capture_output=True,
             text=True,
             timeout=300,

@@ -103,9 +103,8 @@ def _autogenerate(
     cache: bool,
     questioner: Questioner,
 ) -> MakeMigrationsResult:
-    from project.state import history_state
-
     from project.model_tables import load_models
+    from project.state import history_state
 
     models = load_models(workspace.apps)
     history = workspace.history
