@@ -127,14 +127,14 @@ class History:
     def sequence_owners(self) -> dict[str, str]:
         """{sequence: app label} for the sequences each app's migration files created."""
         from project.migration_files import read_operations
+        from project.operations import CreateSequenceOp, DropSequenceOp
 
         owners: dict[str, str] = {}
         for migration in self.migrations:
             for op in read_operations(migration.path):
-                kind = type(op).__name__
-                if kind == "CreateSequenceOp":
+                if isinstance(op, CreateSequenceOp):
                     owners[op.sequence_name] = migration.app_label
-                elif kind == "DropSequenceOp":
+                elif isinstance(op, DropSequenceOp):
                     owners.pop(op.sequence_name, None)
         return owners
 
