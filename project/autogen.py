@@ -142,8 +142,11 @@ def without_drops_of_dropped_tables(
 
 def reverse_operations(operations: Iterable[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
     """The downgrade of these operations. Alembic's own `reverse()` forgets column renames
-    and cannot reverse a table rename; a rename's reverse is the inverse rename."""
-    return [_reverse(op) for op in reversed(list(operations))]
+    and cannot reverse a table rename; a rename's reverse is the inverse rename. A schema
+    created stays (project.operations.CreateSchemaOp)."""
+    return [
+        _reverse(op) for op in reversed(list(operations)) if type(op).__name__ != "CreateSchemaOp"
+    ]
 
 
 def _reverse(op: ops.MigrateOperation) -> ops.MigrateOperation:
@@ -191,11 +194,24 @@ def safe_order(operations: Iterable[ops.MigrateOperation]) -> list[ops.MigrateOp
 def _sequences_around_tables(
     operations: list[ops.MigrateOperation],
 ) -> list[ops.MigrateOperation]:
-    """A sequence exists before the table whose column takes its values, and goes after it."""
-    creates = [op for op in operations if type(op).__name__ == "CreateSequenceOp"]
-    drops = [op for op in operations if type(op).__name__ == "DropSequenceOp"]
-    rest = [op for op in operations if op not in creates and op not in drops]
-    return [*creates, *rest, *drops]
+    """A schema and a sequence exist before the table that needs them (a schema once per
+    migration), and a sequence goes after the table."""
+    kinds = [type(op).__name__ for op in operations]
+    schemas = list(
+        {
+            getattr(op, "schema_name", None): op
+            for op, kind in zip(operations, kinds)
+            if kind == "CreateSchemaOp"
+        }.values()
+    )
+    creates = [op for op, kind in zip(operations, kinds) if kind == "CreateSequenceOp"]
+    drops = [op for op, kind in zip(operations, kinds) if kind == "DropSequenceOp"]
+    rest = [
+        op
+        for op, kind in zip(operations, kinds)
+        if kind not in ("CreateSchemaOp", "CreateSequenceOp", "DropSequenceOp")
+    ]
+    return [*schemas, *creates, *rest, *drops]
 
 
 def _indexes_created_before_dropped(

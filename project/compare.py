@@ -138,6 +138,12 @@ def autogenerate_options(
         "compare_server_default": True,
         "autogenerate_plugins": AUTOGENERATE_PLUGINS,
     }
+    schemas = {t.schema for metadata in _as_list(target) for t in metadata.tables.values()}
+    if schemas - {None}:  # PostgreSQL schemas the models use, and no others
+        options["include_schemas"] = True
+        options["include_name"] = lambda name, type_, parents: (
+            type_ != "schema" or name is None or name in schemas
+        )
     if render:
         options.update(_render_options(dialect, target))
     return options
@@ -188,6 +194,7 @@ def _register_plugin() -> None:
             comparators.check_constraints, "table", "checkconstraints"
         )
         plugin.add_autogenerate_comparator(sequences.compare_sequences, "schema", "sequences")
+        plugin.add_autogenerate_comparator(sequences.compare_schemas, "schema", "schemas")
         plugin.add_autogenerate_comparator(
             comparators.unique_primary_keys,
             "table",

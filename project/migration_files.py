@@ -257,7 +257,14 @@ _BUILDERS: dict[str, _Builder] = {
     "create_sequence": lambda a, k: _sequence_op("CreateSequenceOp", a, k),
     "drop_sequence": lambda a, k: _sequence_op("DropSequenceOp", a, k),
     "alter_sequence": lambda a, k: _sequence_op("AlterSequenceOp", a, k),
+    "create_schema": lambda a, k: _schema_op(a[0]),
 }
+
+
+def _schema_op(name: str) -> ops.MigrateOperation:
+    from project.operations import CreateSchemaOp
+
+    return CreateSchemaOp(name)
 
 
 def _sequence_op(name: str, args: list[Any], kwargs: dict[str, Any]) -> ops.MigrateOperation:

@@ -163,6 +163,25 @@ def _origin(
     return None
 
 
+def require_migratable(models: ModelTables, backend: str) -> None:
+    """What this database cannot have, said before any migration is written."""
+    for name, table in sorted(models.tables.items()):
+        origin = models.origins[name]
+        if table.schema and backend != "postgresql":
+            raise ProjectError(
+                f"Table {name} of {origin} is in schema '{table.schema}': schemas are supported "
+                "on PostgreSQL only (on MySQL/MariaDB a schema is another database, on SQLite "
+                "an attached file). Remove its schema, or use PostgreSQL."
+            )
+        for fk in sorted(table.foreign_keys, key=lambda fk: fk.parent.name):
+            if backend in ("mysql", "mariadb") and (fk.deferrable or fk.initially):
+                raise ProjectError(
+                    f"The foreign key of {origin}, column {name}.{fk.parent.name}, is DEFERRABLE, "
+                    "which MySQL/MariaDB cannot create (create_all() fails too). Remove "
+                    "deferrable/initially, or use PostgreSQL."
+                )
+
+
 def _require_sound(models: ModelTables) -> None:
     """What SQLAlchemy would only say at the first query or the first DDL, said now."""
     for name, table in models.tables.items():

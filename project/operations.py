@@ -1,5 +1,6 @@
 """Operations Alembic lacks, registered through its public plugin API (`register_operation`,
-`implementation_for`, `renderers.dispatch_for`): explicit sequences.
+`implementation_for`, `renderers.dispatch_for`): explicit sequences, and the PostgreSQL
+schema a model's `schema="..."` needs.
 
 A model's `Sequence("pets_pet_id_seq")` is created by `create_all`, but Alembic neither
 writes it into a migration nor notices it is missing. Migrations then say
@@ -14,7 +15,7 @@ from typing import Any
 
 from alembic.autogenerate import renderers
 from alembic.operations import MigrateOperation, Operations
-from sqlalchemy.schema import CreateSequence, DropSequence, Sequence
+from sqlalchemy.schema import CreateSchema, CreateSequence, DropSequence, Sequence
 
 # The options a model's Sequence may set, as CREATE SEQUENCE takes them.
 OPTIONS = ("start", "increment", "minvalue", "maxvalue", "cycle", "cache")
@@ -162,3 +163,31 @@ def render_sequence(sequence: Sequence, prefix: str = "sa.") -> str:
         parts.append("optional=True")
     parts += [f"{key}={value!r}" for key, value in sequence_options(sequence).items()]
     return f"{prefix}Sequence({', '.join(parts)})"
+
+
+@Operations.register_operation("create_schema")
+class CreateSchemaOp(MigrateOperation):
+    """`op.create_schema("archive")`: CREATE SCHEMA IF NOT EXISTS, before the first table of
+    an app in it. Downgrades leave it: other apps' tables, or other programs', may be there."""
+
+    def __init__(self, schema_name: str, table_name: str | None = None) -> None:
+        self.schema_name = schema_name
+        self.table_name = table_name  # the table that needs it: its app creates the schema
+
+    @classmethod
+    def create_schema(cls, operations: Operations, schema_name: str) -> None:
+        operations.invoke(cls(schema_name))
+
+    def reverse(self) -> CreateSchemaOp:
+        """Nothing to undo (see above); project.autogen.reverse_operations leaves it out."""
+        return self
+
+
+@Operations.implementation_for(CreateSchemaOp)
+def _create_schema(operations: Operations, op: CreateSchemaOp) -> None:
+    operations.execute(CreateSchema(op.schema_name, if_not_exists=True))
+
+
+@renderers.dispatch_for(CreateSchemaOp)
+def _render_create_schema(autogen_context: Any, op: CreateSchemaOp) -> str:
+    return f"op.create_schema({op.schema_name!r})"

@@ -131,3 +131,20 @@ def _mariadb(connection: Connection, schema: str | None) -> dict[str, dict[str, 
 
 def _key(schema: str | None, name: str) -> str:
     return f"{schema}.{name}" if schema else name
+
+
+def compare_schemas(
+    autogen_context: Any, upgrade_ops: Any, schemas: Iterable[str | None]
+) -> PriorityDispatchResult:
+    """Alembic "schema" comparator: a schema the models use and the database lacks is
+    created, once for each table that will be created in it (each app says so itself, and
+    CREATE SCHEMA IF NOT EXISTS makes the second one nothing)."""
+    from project.operations import CreateSchemaOp
+
+    if autogen_context.metadata is None or autogen_context.dialect.name != "postgresql":
+        return PriorityDispatchResult.CONTINUE
+    present = set(autogen_context.inspector.get_schema_names())
+    for table in autogen_context.sorted_tables:
+        if table.schema and table.schema not in present:
+            upgrade_ops.ops.insert(0, CreateSchemaOp(table.schema, table.name))
+    return PriorityDispatchResult.CONTINUE

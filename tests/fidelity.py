@@ -13,7 +13,8 @@ from schema_compare import describe, differences
 
 # Run inside the project copy, on the other database: every MetaData of the installed apps.
 CREATE_ALL = """
-import json, os, sys
+import json
+import sqlalchemy as sa
 from project.apps import get_app_configs
 from project.database import create_engine
 from project.model_tables import load_models
@@ -22,6 +23,10 @@ from project.settings import load_settings
 settings = load_settings("settings")
 models = load_models(get_app_configs(settings))
 engine = create_engine(settings)
+schemas = {t.schema for t in models.tables.values()} - {None}
+with engine.begin() as connection:  # create_all() expects its schemas to exist
+    for schema in sorted(schemas):
+        connection.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
 for metadata in models.metadatas:
     metadata.create_all(engine)
 engine.dispose()

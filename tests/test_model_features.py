@@ -4,6 +4,8 @@ MetaData, a second MetaData of plain Tables, custom types, identity columns, seq
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from conftest import Project, install_test_app
 from fidelity import schema_differences
@@ -33,3 +35,18 @@ def test_the_comparison_sees_a_change_no_migration_made(
     )
     found = schema_differences(sqlite_project, request)
     assert found == ["table fid_event_tag, column tag: type VARCHAR(31) != VARCHAR(30)"], found
+
+
+def test_postgresql_schemas_gin_arrays_and_deferrable_keys(
+    make_project: Callable[[str], Project], request: pytest.FixtureRequest
+) -> None:
+    project = make_project("postgresql")
+    install_test_app(project, "pgfeatures")
+    out = project.run("makemigrations", "pgfeatures", check=True).stdout
+    assert "    + Create schema archive\n" in out
+    project.run("migrate", check=True)
+    assert project.run("makemigrations", "--check").returncode == 0
+    assert schema_differences(project, request, schemas=(None, "archive")) == []
+    project.run("migrate", "pgfeatures", "zero", check=True)
+    project.run("migrate", check=True)  # the schema stayed: CREATE SCHEMA IF NOT EXISTS
+    assert schema_differences(project, request, schemas=(None, "archive")) == []

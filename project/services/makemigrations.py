@@ -103,10 +103,12 @@ def _autogenerate(
     cache: bool,
     questioner: Questioner,
 ) -> MakeMigrationsResult:
-    from project.model_tables import load_models
+    from project.database import database_url
+    from project.model_tables import load_models, require_migratable
     from project.state import history_state
 
     models = load_models(workspace.apps)
+    require_migratable(models, database_url(workspace.settings).get_backend_name())
     history = workspace.history
     planner = Planner(workspace, history, models, selected, name, write, questioner)
     if from_db:

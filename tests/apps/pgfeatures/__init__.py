@@ -1,0 +1,1 @@
+"""What only PostgreSQL has: named schemas, GIN indexes, arrays, deferrable foreign keys."""
