@@ -41,6 +41,8 @@ def rename_candidates(
             if not isinstance(gone, ops.DropColumnOp) or gone._reverse is None or not app:
                 continue
             for new in added:
+                if new.column.name == gone.column_name:
+                    continue  # a column recreated (project.comparators.computed_columns)
                 if _same_column(context, gone._reverse.column, new.column):
                     shape = type_name(new.column.type)
                     rename = Rename(app, group.table_name, gone.column_name, new.column.name, shape)

@@ -241,3 +241,66 @@ def _indexes_created_before_dropped(
 
 def _index_columns(op: ops.CreateIndexOp) -> list[str]:
     return [getattr(c, "name", None) or str(c) for c in op.columns]
+
+
+def batch_checks(
+    operations: Iterable[ops.MigrateOperation], checks: dict[str, list[tuple[str, str | None]]]
+) -> None:
+    """Note on each table's batch of changes the unnamed check constraints its re-created
+    table must keep: (SQL, the column whose Boolean or Enum type makes it, or None).
+    project.render writes them as `table_args`. Those the batch makes itself (an added
+    check, an added column's type's check) are left out."""
+    for op in operations:
+        if isinstance(op, ops.ModifyTableOps) and checks.get(op.table_name):
+            added = {
+                str(getattr(o, "sqltext", ""))
+                for o in op.ops
+                if isinstance(o, ops.CreateCheckConstraintOp) and not o.constraint_name
+            }
+            columns = {o.column.name for o in op.ops if isinstance(o, ops.AddColumnOp)}
+            kept = [
+                sql
+                for sql, column in checks[op.table_name]
+                if sql not in added and (column is None or column not in columns)
+            ]
+            op.batch_checks = kept  # type: ignore[attr-defined]
+
+
+# Alembic's recipe for dropping a foreign key SQLite keeps unnamed: the batch names the
+# reflected ones by this convention, so that one of them can be dropped by that name.
+SQLITE_FK_CONVENTION = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
+
+
+def name_sqlite_batch_constraints(operations: Iterable[ops.MigrateOperation]) -> None:
+    """SQLite's batch mode adds and drops constraints only by name, and SQLite names none
+    itself: an unnamed foreign key or unique constraint added to an existing table gets the
+    name a naming convention would give it; a foreign key created unnamed is dropped by
+    the name SQLITE_FK_CONVENTION gives it in the batch (project.render writes
+    `naming_convention=`). The database then has names that create_all() leaves out."""
+    import hashlib
+
+    for op in operations:
+        if not isinstance(op, ops.ModifyTableOps):
+            continue
+        table = op.table_name
+        for change in op.ops:
+            reverse = getattr(change, "_reverse", None)
+            if isinstance(change, ops.CreateForeignKeyOp) and not change.constraint_name:
+                change.constraint_name = (
+                    f"fk_{table}_{change.local_cols[0]}_{change.referent_table}"
+                )
+            elif isinstance(change, ops.CreateUniqueConstraintOp) and not change.constraint_name:
+                change.constraint_name = f"uq_{table}_{'_'.join(map(str, change.columns))}"
+            elif isinstance(change, ops.CreateCheckConstraintOp) and not change.constraint_name:
+                digest = hashlib.sha1(str(change.condition).encode()).hexdigest()[:8]
+                change.constraint_name = f"ck_{table}_{digest}"
+            elif (
+                isinstance(change, ops.DropConstraintOp)
+                and change.constraint_type == "foreignkey"
+                and not change.constraint_name
+                and isinstance(reverse, ops.CreateForeignKeyOp)
+            ):
+                change.constraint_name = (
+                    f"fk_{table}_{reverse.local_cols[0]}_{reverse.referent_table}"
+                )
+                op.batch_naming_convention = SQLITE_FK_CONVENTION  # type: ignore[attr-defined]

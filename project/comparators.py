@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from alembic.util import PriorityDispatchResult
-from sqlalchemy.schema import DefaultClause, Identity
+from sqlalchemy.schema import Computed, DefaultClause, Identity
 
 from project.compare import same_server_default
 
@@ -28,6 +28,8 @@ def server_default(
     model_default, reflected_default = model.server_default, reflected.server_default
     if isinstance(model_default, Identity) and not dialect.supports_identity_columns:
         return STOP
+    if isinstance(model_default, Computed) or isinstance(reflected_default, Computed):
+        return STOP  # see computed_columns
     both = isinstance(model_default, DefaultClause) and isinstance(reflected_default, DefaultClause)
     if both and same_server_default(
         _text(reflected_default.arg), _compiled(model_default, dialect)
@@ -78,7 +80,7 @@ def check_constraints(
     from alembic.operations import ops
     from sqlalchemy import CheckConstraint
 
-    from project.internals import created_on, final_name
+    from project.internals import created_on, final_name, is_type_bound
 
     if reflected_table is None or model_table is None:
         return CONTINUE
@@ -88,10 +90,14 @@ def check_constraints(
     except NotImplementedError:
         return CONTINUE
     reflected = [r for r in reflected if not _is_implicit_check(r, dialect)]
+    # A Boolean's or Enum's check comes with its column: Alembic's add_column creates it.
+    added = {op.column.name for op in modify_table_ops.ops if isinstance(op, ops.AddColumnOp)}
     model = [
         c
         for c in (*model_table.constraints, *(k for col in model_table.c for k in col.constraints))
-        if isinstance(c, CheckConstraint) and created_on(c, dialect)
+        if isinstance(c, CheckConstraint)
+        and created_on(c, dialect)
+        and not (is_type_bound(c) and {col.name for col in c.columns} & added)
     ]
     named = {name: c for c in model if (name := final_name(c, dialect))}
     unnamed = [c for c in model if not final_name(c, dialect)]
@@ -141,3 +147,137 @@ def unique_primary_keys(
         )
     ]
     return CONTINUE
+
+
+def computed_columns(
+    autogen_context: Any,
+    modify_table_ops: Any,
+    schema: str | None,
+    table: str,
+    reflected_table: Any,
+    model_table: Any,
+) -> PriorityDispatchResult:
+    """A generated column whose expression changed (or that became, or stopped being, one)
+    cannot be altered: it is dropped and added again, which loses nothing (its values are
+    computed). Alembic only warns."""
+    from alembic.operations import ops
+
+    from project.internals import normalized_computed
+
+    if reflected_table is None or model_table is None:
+        return CONTINUE
+    for column in model_table.columns:
+        if column.name not in reflected_table.c:
+            continue
+        old = _expression(autogen_context, reflected_table.c[column.name].server_default)
+        new = _expression(autogen_context, column.server_default)
+        if old != new and (old or new):
+            old_text = old and normalized_computed(autogen_context, old)
+            new_text = new and normalized_computed(autogen_context, new)
+            if old_text != new_text:
+                reflected = reflected_table.c[column.name]
+                modify_table_ops.ops.append(
+                    ops.DropColumnOp.from_column_and_tablename(schema, table, reflected)
+                )
+                modify_table_ops.ops.append(
+                    ops.AddColumnOp.from_column_and_tablename(schema, table, column)
+                )
+    return CONTINUE
+
+
+def _expression(autogen_context: Any, default: Any) -> str | None:
+    if not isinstance(default, Computed):
+        return None
+    return str(
+        default.sqltext.compile(
+            dialect=autogen_context.dialect, compile_kwargs={"literal_binds": True}
+        )
+    )
+
+
+# Index options each database reports back, by the dialect prefix of the keyword.
+_INDEX_OPTIONS = {
+    "postgresql": ("postgresql_where", "postgresql_using", "postgresql_include"),
+    "mysql": ("mysql_length",),
+    "mariadb": ("mysql_length",),
+    "sqlite": ("sqlite_where",),
+}
+
+
+def index_options(
+    autogen_context: Any,
+    modify_table_ops: Any,
+    schema: str | None,
+    table: str,
+    reflected_table: Any,
+    model_table: Any,
+) -> PriorityDispatchResult:
+    """An index whose partial condition, method, included columns or prefix lengths changed
+    is dropped and created again (Alembic compares names, columns and uniqueness only)."""
+    from alembic.operations import ops
+
+    if reflected_table is None or model_table is None:
+        return CONTINUE
+    dialect = autogen_context.dialect
+    keys = _INDEX_OPTIONS.get(dialect.name, ())
+    if not keys:
+        return CONTINUE
+    try:
+        reflected = {
+            r["name"]: r for r in autogen_context.inspector.get_indexes(table, schema=schema)
+        }
+    except NotImplementedError:
+        return CONTINUE
+    changed = {getattr(op, "index_name", None) for op in modify_table_ops.ops}
+    for index in sorted(model_table.indexes, key=lambda i: str(i.name)):
+        found = reflected.get(index.name)
+        if found is None or index.name in changed:
+            continue
+        told = found.get("dialect_options", {})
+        # Unset options read as None, False or empty (SQLAlchemy's defaults): not compared.
+        keys_set = [key for key in keys if _is_set(index.kwargs.get(key))]
+        if any(_option(index, key, dialect) != _told(told, key, index) for key in keys_set):
+            conn_index = next(i for i in reflected_table.indexes if i.name == index.name)
+            modify_table_ops.ops.append(ops.DropIndexOp.from_index(conn_index))
+            modify_table_ops.ops.append(ops.CreateIndexOp.from_index(index))
+    return CONTINUE
+
+
+def _is_set(value: Any) -> bool:
+    return (
+        value is not None
+        and value is not False
+        and not (isinstance(value, (list, tuple, dict)) and not value)
+    )
+
+
+def _option(index: Any, key: str, dialect: Any) -> Any:
+    value = index.kwargs.get(key)
+    if key.endswith("_where"):
+        compiled = value.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        return _words(str(compiled))
+    if key == "mysql_length" and isinstance(value, int):
+        return {column.name: value for column in index.columns}
+    if key == "postgresql_using":
+        return str(value).lower()
+    if key == "postgresql_include":
+        return [getattr(c, "name", c) for c in value]
+    return value
+
+
+def _told(reflected: dict[str, Any], key: str, index: Any) -> Any:
+    value = reflected.get(key)
+    if key.endswith("_where"):
+        return _words(str(value)) if value is not None else None
+    if key == "postgresql_using":
+        return str(value or "btree").lower()
+    if key == "postgresql_include":
+        return list(value or [])
+    return value
+
+
+def _words(sql: str) -> str:
+    """`(room > 0)` and `room > 0` say the same."""
+    import re
+
+    return re.sub(r"[\s()\"`]", "", sql).lower()

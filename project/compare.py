@@ -72,15 +72,25 @@ def compare_type(
     return False if same else None
 
 
-_FLOAT_PRECISION = re.compile(r"^FLOAT\((\d+)\)")
+_FLOAT_PRECISION = re.compile(r"^FLOAT\((\d+)\)$")
+_SIZED_LOB = re.compile(r"^(BLOB|TEXT)\((\d+)\)(.*)$")
+# MySQL stores BLOB(n) and TEXT(n) as the smallest of these that holds n bytes.
+_LOB_SIZES = ((255, "TINY"), (65535, ""), (16777215, "MEDIUM"), (4294967295, "LONG"))
 
 
 def _type_words(compiled: str, dialect: str) -> str:
+    """The type as the database will report it back."""
     words = " ".join(compiled.upper().split())
-    if dialect in ("mysql", "mariadb"):  # FLOAT(p): single precision up to 24, double above
-        precision = _FLOAT_PRECISION.match(words)
-        if precision:
-            words = "DOUBLE" if int(precision.group(1)) > 24 else "FLOAT"
+    if dialect not in ("mysql", "mariadb"):
+        return words
+    precision = _FLOAT_PRECISION.match(words)
+    if precision:  # FLOAT(p): single precision up to 24, double above
+        return "DOUBLE" if int(precision.group(1)) > 24 else "FLOAT"
+    sized = _SIZED_LOB.match(words)
+    if sized:
+        kind, size, rest = sized.group(1), int(sized.group(2)), sized.group(3)
+        prefix = next((p for limit, p in _LOB_SIZES if size <= limit), "LONG")
+        return f"{prefix}{kind}{rest}"
     return words
 
 
@@ -195,6 +205,8 @@ def _register_plugin() -> None:
         )
         plugin.add_autogenerate_comparator(sequences.compare_sequences, "schema", "sequences")
         plugin.add_autogenerate_comparator(sequences.compare_schemas, "schema", "schemas")
+        for comparator in (comparators.computed_columns, comparators.index_options):
+            plugin.add_autogenerate_comparator(comparator, "table", comparator.__name__)
         plugin.add_autogenerate_comparator(
             comparators.unique_primary_keys,
             "table",
@@ -216,7 +228,10 @@ def load_dialect_plugins(dialect: str) -> None:
     registers itself globally and would warn on every other database.
     """
     import project.operations  # noqa: F401
+    from project.internals import fix_batch_copies
 
+    if dialect == "sqlite":
+        fix_batch_copies()
     if dialect == "postgresql":
         try:
             import alembic_postgresql_enum  # noqa: F401

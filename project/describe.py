@@ -46,13 +46,25 @@ def describe_operations(
         for op in flat
         if type(op).__name__ == "FillNullsOp"
     }
+    # A column dropped and added again by name is recreated (a generated column's new expression).
+    readded = {
+        (str(op.table_name), op.column.name) for op in flat if isinstance(op, ops.AddColumnOp)
+    }
     return [
-        replace(describe(op, label), destructive=_destructive(op, created, filled)) for op in flat
+        replace(describe(op, label), destructive=_destructive(op, created, filled, readded))
+        for op in flat
     ]
 
 
-def _destructive(op: ops.MigrateOperation, created: set[str], filled: set[tuple[Any, Any]]) -> bool:
-    if isinstance(op, (ops.DropTableOp, ops.DropColumnOp)):
+def _destructive(
+    op: ops.MigrateOperation,
+    created: set[str],
+    filled: set[tuple[Any, Any]],
+    readded: set[tuple[str, str]],
+) -> bool:
+    if isinstance(op, ops.DropColumnOp):
+        return (str(op.table_name), op.column_name) not in readded
+    if isinstance(op, ops.DropTableOp):
         return True
     if isinstance(op, ops.AddColumnOp):  # NOT NULL without a default, on a table with rows
         column = op.column
@@ -143,7 +155,7 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         name = getattr(op, "constraint_name", None)  # every concrete constraint op has one
         return Change(
             "+",
-            f"Create {kind} {name} on {table}",
+            f"Create {kind} {name} on {table}" if name else f"Create {kind} on {table}",
             table,
             f"{short}_{_CONSTRAINT_FRAGMENTS.get(kind, 'constraint')}",
         )
@@ -151,7 +163,9 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         kind = _CONSTRAINT_KINDS.get(op.constraint_type or "", "constraint")
         return Change(
             "-",
-            f"Drop {kind} {op.constraint_name} from {table}",
+            f"Drop {kind} {op.constraint_name} from {table}"
+            if op.constraint_name
+            else f"Drop {kind} from {table}",
             table,
             f"remove_{short}_{_CONSTRAINT_FRAGMENTS.get(kind, 'constraint')}",
         )

@@ -10,6 +10,24 @@ tests/test_internals.py says which.
 - `Constraint._create_rule`: whether a type's own check constraint is created at all on a
   dialect (a Boolean's is not where the database has a native boolean).
 - `Constraint._type_bound`: the check constraint belongs to a column's type (Boolean, Enum).
+- `alembic.operations.batch.ApplyBatchImpl._create` (wrapped, by `fix_batch_copies`):
+  SQLite's batch mode copies every column's values into the re-created table, generated
+  columns too, which SQLite refuses ("cannot INSERT into generated column"); the wrapper
+  leaves those out of the copy (the database computes them).
+- `DefaultImpl._normalize_computed_default`: Alembic's own way of telling whether a
+  generated column's expression changed (it only warns); we recreate the column instead.
+- `alembic.autogenerate.render._render_modify_table`: a SQLite batch is written with the
+  unnamed check constraints its re-created table must keep, as `table_args` (Alembic's
+  batch mode leaves them out of the copy, with a warning); no hook adds arguments there.
+- `alembic.autogenerate.render._alter_column` and `_render_server_default`: an identity
+  column whose options change needs `existing_server_default=sa.Identity(...)`, which
+  PostgreSQL's ALTER needs (SET, not ADD), and Alembic writes it only when the default
+  itself does not change.
+- `alembic.autogenerate.render._add_table` and `_render_constraint`, with
+  `CreateTableOp._namespace_metadata` and `Constraint._creation_order`: Alembic writes a
+  new table's constraints sorted as text, where CREATE TABLE takes them in the model's
+  order, and MySQL/MariaDB number the names of unnamed ones (`t_ibfk_1`, `CONSTRAINT_1`)
+  in that order; we put them back in the model's order.
 - `alembic.autogenerate.render._render_column` and `_repr_type`: Alembic's rendering of a
   column and of a type, which we extend with what it leaves out (an explicit Sequence, the
   element type of a PostgreSQL ARRAY written where another dialect renders); `render_item`
@@ -54,3 +72,89 @@ def render_type(type_: Any, autogen_context: Any) -> str:
     from alembic.autogenerate.render import _repr_type
 
     return str(_repr_type(type_, autogen_context))
+
+
+def render_modify_table(op: Any, autogen_context: Any) -> list[str]:
+    from alembic.autogenerate.render import _render_modify_table
+
+    return list(_render_modify_table(autogen_context, op))
+
+
+def render_create_table(op: Any, autogen_context: Any) -> str:
+    from alembic.autogenerate.render import _add_table
+
+    return str(_add_table(autogen_context, op))
+
+
+def render_constraints_in_model_order(op: Any, autogen_context: Any) -> list[str]:
+    """Each of a new table's constraints as Alembic renders it, in the model's order, the
+    primary key first (as SQLAlchemy's CREATE TABLE has them)."""
+    from alembic.autogenerate.render import _render_constraint
+    from sqlalchemy import Column, PrimaryKeyConstraint
+
+    constraints = sorted(
+        (item for item in op.columns if not isinstance(item, Column)),
+        key=lambda c: (not isinstance(c, PrimaryKeyConstraint), c._creation_order),
+    )
+    rendered = (_render_constraint(c, autogen_context, op._namespace_metadata) for c in constraints)
+    return [text for text in rendered if text]
+
+
+def normalized_computed(autogen_context: Any, sqltext: str) -> str:
+    impl = autogen_context.migration_context.impl
+    return str(impl._normalize_computed_default(sqltext))
+
+
+def unnamed_checks(table: Any, dialect: Dialect) -> list[tuple[str, str | None]]:
+    """(SQL, the column whose type makes it, or None) of a table's check constraints that
+    the database names itself, as CREATE TABLE writes them (`visit_check_constraint`)."""
+    from sqlalchemy import CheckConstraint
+    from sqlalchemy.schema import CreateTable
+
+    compiler = dialect.ddl_compiler(dialect, CreateTable(table))
+    found = []
+    for constraint in (*table.constraints, *(c for col in table.columns for c in col.constraints)):
+        if isinstance(constraint, CheckConstraint) and created_on(constraint, dialect):
+            if final_name(constraint, dialect) is None:
+                sql = compiler.sql_compiler.process(
+                    constraint.sqltext, include_table=False, literal_binds=True
+                )
+                columns = [c.name for c in constraint.columns] if is_type_bound(constraint) else []
+                found.append((sql, columns[0] if columns else None))
+    return found
+
+
+def fix_batch_copies() -> None:
+    """See the module docstring; idempotent."""
+    from alembic.operations.batch import ApplyBatchImpl
+
+    original = ApplyBatchImpl._create
+    if getattr(original, "_leaves_out_generated", False):
+        return
+
+    def create(self: Any, op_impl: Any) -> None:
+        for name, column in self.columns.items():
+            if getattr(column, "computed", None) is not None:
+                self.column_transfers.get(name, {}).pop("expr", None)
+        original(self, op_impl)
+
+    create._leaves_out_generated = True  # type: ignore[attr-defined]
+    ApplyBatchImpl._create = create  # type: ignore[method-assign]
+
+
+def render_alter_column(op: Any, autogen_context: Any) -> str:
+    """Alembic's alter_column, with the identity it changes from (see the docstring)."""
+    import ast
+
+    from alembic.autogenerate.render import _alter_column, _render_server_default
+    from sqlalchemy.schema import Identity
+
+    rendered = str(_alter_column(autogen_context, op))
+    existing = op.existing_server_default
+    if not (isinstance(op.modify_server_default, Identity) and isinstance(existing, Identity)):
+        return rendered
+    call = ast.parse(rendered, mode="eval").body
+    assert isinstance(call, ast.Call)
+    value = ast.parse(str(_render_server_default(existing, autogen_context)), mode="eval").body
+    call.keywords.append(ast.keyword(arg="existing_server_default", value=value))
+    return ast.unparse(call)

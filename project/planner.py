@@ -112,6 +112,7 @@ class Planner:
 
         from project.ambiguities import with_not_null_answers
         from project.autogen import (
+            name_sqlite_batch_constraints,
             reverse_operations,
             safe_order,
             split_by_app,
@@ -139,6 +140,10 @@ class Planner:
                 with_not_null_answers(groups[label], self.questioner)
             )
             upgrade = ops.UpgradeOps(ops=safe_order(forward))
+            if context.dialect.name == "sqlite":
+                self._keep_unnamed_checks(context, upgrade.ops, downgrade.ops)
+                name_sqlite_batch_constraints(upgrade.ops)
+                name_sqlite_batch_constraints(downgrade.ops)
             app = by_label[label]
             new = self._plan(app, upgrade.ops, dependencies[label], new_revisions, taken)
             new_revisions[label] = new.revision
@@ -161,6 +166,38 @@ class Planner:
                 new
             )
         directives[:] = scripts if self.write else []
+
+    def _keep_unnamed_checks(
+        self,
+        context: MigrationContext,
+        upgrade: list[ops.MigrateOperation],
+        downgrade: list[ops.MigrateOperation],
+    ) -> None:
+        """SQLite's batch mode re-creates a table from what it reflects, which leaves out
+        unnamed check constraints (Alembic warns); they are handed to it as `table_args`:
+        the models' going forward, the database's going back."""
+        from sqlalchemy import inspect
+
+        from project.autogen import batch_checks
+        from project.internals import unnamed_checks
+
+        after = {
+            name: unnamed_checks(table, context.dialect)
+            for name, table in self.models.tables.items()
+        }
+        inspector = inspect(context.bind)
+        tables = {getattr(op, "table_name", None) for op in downgrade}
+        before: dict[str, list[tuple[str, str | None]]] = {
+            name: [
+                (c["sqltext"], None)
+                for c in inspector.get_check_constraints(name)
+                if not c.get("name")
+            ]
+            for name in tables
+            if name and inspector.has_table(name)
+        }
+        batch_checks(upgrade, after)
+        batch_checks(downgrade, before)
 
     def _with_renames(
         self, context: MigrationContext, operations: list[ops.MigrateOperation]

@@ -187,12 +187,64 @@ def _require_round_trip(type_: Any, module: str, rendered: str) -> None:
         )
 
 
+def _constraints_in_model_order(op: Any, autogen_context: Any) -> str:
+    """Alembic's create_table, its constraints in the model's order rather than sorted as text:
+    MySQL/MariaDB name unnamed ones by their position (`t_ibfk_1`), as create_all() makes them."""
+    import ast
+
+    from project.internals import render_constraints_in_model_order, render_create_table
+
+    rendered = render_create_table(op, autogen_context)
+    call = ast.parse(rendered, mode="eval").body
+    if not isinstance(call, ast.Call) or any(isinstance(a, ast.Starred) for a in call.args):
+        return rendered  # over 255 arguments: Alembic writes *[...], left as it is
+    order = [
+        ast.dump(ast.parse(text, mode="eval").body)
+        for text in render_constraints_in_model_order(op, autogen_context)
+    ]
+    position = {dump: index for index, dump in enumerate(order)}
+    columns = [a for a in call.args[1:] if ast.dump(a) not in position]
+    constraints = sorted(
+        (a for a in call.args[1:] if ast.dump(a) in position), key=lambda a: position[ast.dump(a)]
+    )
+    call.args = [call.args[0], *columns, *constraints]
+    return ast.unparse(call)
+
+
 def register_renderers() -> None:
     """Teach Alembic to write the operations autogenerate itself never makes."""
     from alembic.autogenerate import renderers
     from alembic.operations import ops
 
     from project.ambiguities import FillNullsOp
+
+    @renderers.dispatch_for(ops.ModifyTableOps, replace=True)
+    def _modify_table(autogen_context: Any, op: ops.ModifyTableOps) -> list[str]:
+        from project.internals import render_modify_table
+
+        lines = render_modify_table(op, autogen_context)
+        opening = ") as batch_op:"
+        if not (lines and lines[0].startswith("with op.batch_alter_table(")):
+            return lines
+        extra = []
+        if checks := getattr(op, "batch_checks", None):
+            kept = "".join(f"{PREFIX}CheckConstraint({check!r}), " for check in checks)
+            extra.append(f"table_args=({kept.rstrip()})")
+        if convention := getattr(op, "batch_naming_convention", None):
+            extra.append(f"naming_convention={convention!r}")
+        if extra and lines[0].endswith(opening):
+            lines[0] = f"{lines[0][: -len(opening)]}, {', '.join(extra)}{opening}"
+        return lines
+
+    @renderers.dispatch_for(ops.AlterColumnOp, replace=True)
+    def _alter_column(autogen_context: Any, op: ops.AlterColumnOp) -> str:
+        from project.internals import render_alter_column
+
+        return render_alter_column(op, autogen_context)
+
+    @renderers.dispatch_for(ops.CreateTableOp, replace=True)
+    def _create_table(autogen_context: Any, op: ops.CreateTableOp) -> str:
+        return _constraints_in_model_order(op, autogen_context)
 
     @renderers.dispatch_for(ops.RenameTableOp, replace=True)
     def _rename_table(autogen_context: Any, op: ops.RenameTableOp) -> str:

@@ -59,9 +59,13 @@ def create_all(project: Project, request: pytest.FixtureRequest) -> str:
 
 
 def schema_differences(
-    project: Project, request: pytest.FixtureRequest, schemas: tuple[str | None, ...] = (None,)
+    project: Project,
+    request: pytest.FixtureRequest,
+    schemas: tuple[str | None, ...] = (None,),
+    column_order: bool = True,
 ) -> list[str]:
-    """What the project's database lacks or has more than create_all() makes; [] when equal."""
+    """What the project's database lacks or has more than create_all() makes; [] when equal.
+    `column_order=False` once columns were added to existing tables (they come last)."""
     expected_url = create_all(project, request)
     expected_engine = sa.create_engine(expected_url, poolclass=sa.pool.NullPool)
     actual_engine = project.engine()
@@ -72,4 +76,4 @@ def schema_differences(
         expected_engine.dispose()
         actual_engine.dispose()
     assert expected["tables"], "create_all() made no tables"
-    return differences(expected, actual)
+    return differences(expected, actual, column_order=column_order)

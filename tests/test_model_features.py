@@ -50,3 +50,142 @@ def test_postgresql_schemas_gin_arrays_and_deferrable_keys(
     project.run("migrate", "pgfeatures", "zero", check=True)
     project.run("migrate", check=True)  # the schema stayed: CREATE SCHEMA IF NOT EXISTS
     assert schema_differences(project, request, schemas=(None, "archive")) == []
+
+
+def _edit(project: Project, *replacements: tuple[str, str]) -> None:
+    models = project.file("apps/fidelity/models.py")
+    source = models.read_text()
+    for old, new in replacements:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    models.write_text(source)
+
+
+def _changes(project: Project, expected: dict[str, set[str]]) -> None:
+    """makemigrations finds what this database can tell (all: on every one), migrate
+    applies it, and models and database agree again."""
+    out = project.run("makemigrations", "fidelity", check=True).stdout
+    found = {line.strip() for line in out.splitlines()[2:]}
+    wanted = expected.get("all", set()) | expected.get(project.backend, set())
+    assert found == wanted, out
+    project.run("migrate", check=True)
+    result = project.run("makemigrations", "--check")
+    assert result.returncode == 0, str(result)
+
+
+def test_real_changes_of_each_feature_are_found_and_applied(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
+    install_test_app(project, "fidelity")
+    project.run("makemigrations", "fidelity", check=True)
+    project.run("migrate", check=True)
+    _edit(
+        project,
+        ("Money(12)", "Money(14)"),
+        (
+            'Sequence("fid_invoice_id_seq", start=100)',
+            'Sequence("fid_invoice_id_seq", start=100, increment=5)',
+        ),
+        ("Identity(start=1000, increment=10)", "Identity(start=1000, increment=20)"),
+        ('mysql.BINARY(16), "mysql"', 'mysql.BINARY(20), "mysql"'),
+        ('"label", mysql_length=10', '"label", mysql_length=12'),
+        ('postgresql_where=text("room > 0")', 'postgresql_where=text("room > 1")'),
+        ('sqlite_where=text("room > 0")', 'sqlite_where=text("room > 1")'),
+        ('comment="shown"', 'comment="shown to people"'),
+        ("server_default=text(\"'new'\")", "server_default=text(\"'fresh'\")"),
+    )
+    label_index = {
+        "- Drop index ix_fid_sample_label from fid_sample",
+        "+ Create index ix_fid_sample_label on fid_sample",
+    }
+    partial_index = {
+        "- Drop index ix_fid_book_partial from fid_book",
+        "+ Create index ix_fid_book_partial on fid_book",
+    }
+    _changes(
+        project,
+        {
+            "all": {"~ Alter column total of fid_invoice (type)"},
+            "postgresql": {
+                "~ Alter sequence fid_invoice_id_seq",
+                "~ Alter column number of fid_ticket (server default)",
+                "~ Alter column label of fid_sample (server default, comment)",
+                *partial_index,
+            },
+            "mariadb": {
+                "~ Alter sequence fid_invoice_id_seq",
+                "~ Alter column digest of fid_sample (type)",
+                "~ Alter column label of fid_sample (server default, comment)",
+                *label_index,
+            },
+            # No comments, no sequences, identity columns are its rowid.
+            "sqlite": {"~ Alter column label of fid_sample (server default)", *partial_index},
+        },
+    )
+    _edit(
+        project,
+        ('Computed("amount * 2", persisted=True)', 'Computed("amount * 3", persisted=True)'),
+        (
+            "    amount: Mapped[int]",
+            "    archived = mapped_column(Boolean(create_constraint=True))\n    amount: Mapped[int]",
+        ),
+    )
+    _changes(
+        project,
+        {
+            "all": {
+                "- Drop column doubled from fid_sample",
+                "~ Add column doubled to fid_sample",
+                "~ Add column archived to fid_sample",
+            }
+        },
+    )
+    receipt = (
+        "\n\nclass Receipt(Base):\n"
+        '    __tablename__ = "fid_receipt"\n'
+        '    id: Mapped[int] = mapped_column(Integer, Sequence("fid_receipt_id_seq"), primary_key=True)\n'
+        '    invoice_id: Mapped[int] = mapped_column(ForeignKey("fid_invoice.id", ondelete="CASCADE"))\n'
+    )
+    _edit(
+        project,
+        (
+            "\n\n# Plain tables on a second MetaData",
+            receipt + "\n\n# Plain tables on a second MetaData",
+        ),
+    )
+    _changes(
+        project, {"all": {"+ Create sequence fid_receipt_id_seq", "+ Create table fid_receipt"}}
+    )
+    assert schema_differences(project, request, column_order=False) == []
+    _edit(
+        project,
+        (receipt, ""),
+        ('ondelete="SET NULL", onupdate="CASCADE"', 'ondelete="CASCADE"'),
+    )
+    # An unnamed foreign key: the database's name for it goes, a new one comes. SQLite keeps
+    # none: its batch names it by Alembic's recipe (project.autogen.SQLITE_FK_CONVENTION).
+    dropped = {
+        "postgresql": " fid_book_ticket_id_fkey",
+        "mariadb": " fid_book_ibfk_2",
+        "sqlite": " fk_fid_book_ticket_id_fid_ticket",
+    }
+    _changes(
+        project,
+        {
+            "all": {"! - Drop table fid_receipt", "- Drop sequence fid_receipt_id_seq"},
+            project.backend: {
+                f"- Drop foreign key{dropped[project.backend]} from fid_book",
+                f"+ Create foreign key{dropped[project.backend] if project.backend == 'sqlite' else ''} on fid_book",
+            },
+        },
+    )
+    found = schema_differences(project, request, column_order=False)
+    if project.backend == "sqlite":  # the batch named fid_book's foreign keys (see above)
+        assert found == [
+            "table fid_book, foreign key (room, position) -> fid_shelf(room, position): missing",
+            "table fid_book, foreign key (ticket_id) -> fid_ticket(id): missing",
+            "table fid_book, foreign key fk_fid_book_room_fid_shelf: unexpected",
+            "table fid_book, foreign key fk_fid_book_ticket_id_fid_ticket: unexpected",
+        ]
+    else:
+        assert found == []
