@@ -109,10 +109,32 @@ def check_constraints(
             modify_table_ops.ops.append(ops.DropConstraintOp.from_constraint(constraint))
     for missing in unnamed[len(others) :]:
         modify_table_ops.ops.append(ops.AddConstraintOp.from_constraint(missing))
-    have = {r.get("name") for r in reflected}
-    for name in sorted(set(named) - have):
+    have = {r.get("name"): r for r in reflected}
+    for name in sorted(set(named) - set(have)):
         modify_table_ops.ops.append(ops.AddConstraintOp.from_constraint(named[name]))
+    for name in sorted(set(named) & set(have)):
+        if _enum_values_changed(named[name], have[name]):
+            old = CheckConstraint(have[name]["sqltext"], name=name)
+            reflected_table.append_constraint(old)
+            modify_table_ops.ops.append(ops.DropConstraintOp.from_constraint(old))
+            modify_table_ops.ops.append(ops.AddConstraintOp.from_constraint(named[name]))
     return CONTINUE
+
+
+def _enum_values_changed(model: Any, reflected: dict[str, Any]) -> bool:
+    """A non-native Enum's check keeps its name when its values change; its values are the
+    quoted words of the check as every database reports it."""
+    import re
+
+    from sqlalchemy import Enum
+
+    from project.internals import is_type_bound
+
+    columns = list(model.columns)
+    if not (is_type_bound(model) and columns and isinstance(columns[0].type, Enum)):
+        return False
+    told = re.findall(r"'((?:[^']|'')*)'", str(reflected.get("sqltext", "")))
+    return sorted(v.replace("''", "'") for v in told) != sorted(columns[0].type.enums)
 
 
 def _is_implicit_check(reflected: dict[str, Any], dialect: Any) -> bool:
@@ -281,3 +303,56 @@ def _words(sql: str) -> str:
     import re
 
     return re.sub(r"[\s()\"`]", "", sql).lower()
+
+
+# A model's MySQL/MariaDB table options, and the key reflection reports each under.
+_TABLE_OPTIONS = {
+    "mysql_engine": "mysql_engine",
+    "mysql_charset": "mysql_default charset",
+    "mysql_collate": "mysql_collate",
+}
+
+
+def table_options(
+    autogen_context: Any,
+    modify_table_ops: Any,
+    schema: str | None,
+    table: str,
+    reflected_table: Any,
+    model_table: Any,
+) -> PriorityDispatchResult:
+    """MySQL/MariaDB engine, character set and collation, where the model sets them
+    (Alembic compares none of them)."""
+    from project.operations import AlterTableOptionsOp
+
+    if reflected_table is None or model_table is None:
+        return CONTINUE
+    if autogen_context.dialect.name not in ("mysql", "mariadb"):
+        return CONTINUE
+    told = autogen_context.inspector.get_table_options(table, schema=schema)
+    wanted = _model_table_options(model_table.dialect_kwargs)
+    changed = {
+        key: value
+        for key, value in wanted.items()
+        if str(told.get(_TABLE_OPTIONS[key], "")).lower() != str(value).lower()
+    }
+    if changed:
+        existing = {key: told.get(_TABLE_OPTIONS[key]) for key in changed}
+        modify_table_ops.ops.append(AlterTableOptionsOp(table, schema, existing, **changed))
+    return CONTINUE
+
+
+def _model_table_options(kwargs: Any) -> dict[str, Any]:
+    aliases = {
+        "engine": "mysql_engine",
+        "charset": "mysql_charset",
+        "default_charset": "mysql_charset",
+        "character_set": "mysql_charset",
+        "collate": "mysql_collate",
+    }
+    found: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        prefix, _, name = key.partition("_")
+        if prefix in ("mysql", "mariadb") and name in aliases and value:
+            found[aliases[name]] = value
+    return found

@@ -205,7 +205,11 @@ def _register_plugin() -> None:
         )
         plugin.add_autogenerate_comparator(sequences.compare_sequences, "schema", "sequences")
         plugin.add_autogenerate_comparator(sequences.compare_schemas, "schema", "schemas")
-        for comparator in (comparators.computed_columns, comparators.index_options):
+        for comparator in (
+            comparators.computed_columns,
+            comparators.index_options,
+            comparators.table_options,
+        ):
             plugin.add_autogenerate_comparator(comparator, "table", comparator.__name__)
         plugin.add_autogenerate_comparator(
             comparators.unique_primary_keys,

@@ -187,6 +187,8 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         glyph, verb = _SEQUENCE_OPERATIONS[type(op).__name__]
         name = getattr(op, "sequence_name", "?")
         return Change(glyph, f"{verb} sequence {name}", table, None)
+    if type(op).__name__ == "AlterTableOptionsOp":
+        return Change("~", f"Alter options of table {table}", table, f"alter_{short}_options")
     if type(op).__name__ == "CreateSchemaOp":
         return Change("+", f"Create schema {getattr(op, 'schema_name', '?')}", table, None)
     if type(op).__name__ == "PythonOp":

@@ -258,7 +258,14 @@ _BUILDERS: dict[str, _Builder] = {
     "drop_sequence": lambda a, k: _sequence_op("DropSequenceOp", a, k),
     "alter_sequence": lambda a, k: _sequence_op("AlterSequenceOp", a, k),
     "create_schema": lambda a, k: _schema_op(a[0]),
+    "alter_table_options": lambda a, k: _table_options_op(a[0]),
 }
+
+
+def _table_options_op(table: str) -> ops.MigrateOperation:
+    from project.operations import AlterTableOptionsOp
+
+    return AlterTableOptionsOp(table)
 
 
 def _schema_op(name: str) -> ops.MigrateOperation:

@@ -93,6 +93,11 @@ def test_real_changes_of_each_feature_are_found_and_applied(
         ('sqlite_where=text("room > 0")', 'sqlite_where=text("room > 1")'),
         ('comment="shown"', 'comment="shown to people"'),
         ("server_default=text(\"'new'\")", "server_default=text(\"'fresh'\")"),
+        ('    blue = "blue"', '    blue = "blue"\n    green = "green"'),
+        (
+            '{"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"},)',
+            '{"mysql_engine": "Aria", "mysql_charset": "latin1"},)',
+        ),
     )
     label_index = {
         "- Drop index ix_fid_sample_label from fid_sample",
@@ -105,7 +110,12 @@ def test_real_changes_of_each_feature_are_found_and_applied(
     _changes(
         project,
         {
-            "all": {"~ Alter column total of fid_invoice (type)"},
+            "all": {
+                "~ Alter column total of fid_invoice (type)",
+                # A non-native Enum's check, by the values in it
+                "- Drop check constraint color from fid_sample",
+                "+ Create check constraint color on fid_sample",
+            },
             "postgresql": {
                 "~ Alter sequence fid_invoice_id_seq",
                 "~ Alter column number of fid_ticket (server default)",
@@ -116,6 +126,7 @@ def test_real_changes_of_each_feature_are_found_and_applied(
                 "~ Alter sequence fid_invoice_id_seq",
                 "~ Alter column digest of fid_sample (type)",
                 "~ Alter column label of fid_sample (server default, comment)",
+                "~ Alter options of table fid_code",
                 *label_index,
             },
             # No comments, no sequences, identity columns are its rowid.

@@ -96,6 +96,7 @@ class Code(Base):
     """A primary key that may be NULL on SQLite, as create_all makes it."""
 
     __tablename__ = "fid_code"
+    __table_args__ = ({"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"},)
 
     code = mapped_column(String(10), primary_key=True, nullable=True)
 
