@@ -114,13 +114,14 @@ def unnamed_checks(table: Any, dialect: Dialect) -> list[tuple[str, str | None]]
     compiler = dialect.ddl_compiler(dialect, CreateTable(table))
     found = []
     for constraint in (*table.constraints, *(c for col in table.columns for c in col.constraints)):
-        if isinstance(constraint, CheckConstraint) and created_on(constraint, dialect):
-            if final_name(constraint, dialect) is None:
-                sql = compiler.sql_compiler.process(
-                    constraint.sqltext, include_table=False, literal_binds=True
-                )
-                columns = [c.name for c in constraint.columns] if is_type_bound(constraint) else []
-                found.append((sql, columns[0] if columns else None))
+        if not isinstance(constraint, CheckConstraint) or not created_on(constraint, dialect):
+            continue
+        if final_name(constraint, dialect) is None:
+            sql = compiler.sql_compiler.process(
+                constraint.sqltext, include_table=False, literal_binds=True
+            )
+            columns = [c.name for c in constraint.columns] if is_type_bound(constraint) else []
+            found.append((sql, columns[0] if columns else None))
     return found
 
 

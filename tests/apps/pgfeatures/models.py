@@ -33,7 +33,7 @@ class Revision(Base):
     """In a schema of its own, pointing back at the default one, checked at commit."""
 
     __tablename__ = "pg_revision"
-    __table_args__ = {"schema": "archive", "comment": "old versions"}
+    __table_args__ = ({"schema": "archive", "comment": "old versions"},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[uuid.UUID] = mapped_column(
@@ -44,7 +44,7 @@ class Revision(Base):
 
 class Note(Base):
     __tablename__ = "pg_note"
-    __table_args__ = {"schema": "archive"}
+    __table_args__ = ({"schema": "archive"},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("archive.pg_revision.id"))

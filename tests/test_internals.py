@@ -1,0 +1,125 @@
+"""Each non-public part of SQLAlchemy and Alembic that project.internals uses still does
+what we rely on: a release that changes one fails here, naming it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate.api import AutogenContext
+from alembic.migration import MigrationContext
+from alembic.operations import ops
+
+from project import internals
+
+
+def _table() -> sa.Table:
+    metadata = sa.MetaData(naming_convention={"ck": "ck_%(table_name)s_%(column_0_name)s"})
+    return sa.Table(
+        "t",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("flag", sa.Boolean(create_constraint=True)),
+        sa.Column("ref", sa.ForeignKey("t.id")),
+        sa.CheckConstraint("id > 0"),
+        sa.UniqueConstraint("ref"),
+    )
+
+
+def _autogen(dialect: str = "sqlite") -> Any:
+    engine = sa.create_engine("sqlite://") if dialect == "sqlite" else None
+    assert engine is not None
+    connection = engine.connect()
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "sqlalchemy_module_prefix": "sa.",
+            "alembic_module_prefix": "op.",
+            "user_module_prefix": None,
+        },
+    )
+    return AutogenContext(context)
+
+
+def _check(table: sa.Table, bound: bool) -> sa.CheckConstraint:
+    return next(
+        c
+        for c in table.constraints
+        if isinstance(c, sa.CheckConstraint) and internals.is_type_bound(c) == bound
+    )
+
+
+def test_final_name_applies_the_naming_convention_to_a_types_check() -> None:
+    table = _table()
+    dialect = sa.create_engine("sqlite://").dialect
+    assert internals.final_name(_check(table, True), dialect) == "ck_t_flag"
+    plain = sa.Table("p", sa.MetaData(), sa.Column("id", sa.Integer), sa.CheckConstraint("id > 0"))
+    assert internals.final_name(_check(plain, False), dialect) is None
+
+
+def test_created_on_says_where_a_booleans_check_exists() -> None:
+    check = _check(_table(), True)
+    assert internals.created_on(check, sa.create_engine("sqlite://").dialect)
+    from sqlalchemy.dialects import postgresql
+
+    assert not internals.created_on(check, postgresql.dialect())
+
+
+def test_unnamed_checks_are_compiled_as_create_table_writes_them() -> None:
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "u",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("flag", sa.Boolean(create_constraint=True)),
+        sa.CheckConstraint("id > 0"),
+    )
+    found = internals.unnamed_checks(table, sa.create_engine("sqlite://").dialect)
+    assert sorted(found) == [("flag IN (0, 1)", "flag"), ("id > 0", None)]
+
+
+def test_alembic_renderers_we_extend() -> None:
+    context = _autogen()
+    table = _table()
+    op = ops.CreateTableOp.from_table(table)
+    assert internals.render_create_table(op, context).startswith("op.create_table(")
+    constraints = internals.render_constraints_in_model_order(op, context)
+    assert constraints[0].startswith("sa.PrimaryKeyConstraint(")
+    column = internals.render_column(table.c.id, context)
+    assert column.startswith("sa.Column('id', sa.Integer()")
+    assert internals.render_type(sa.String(5), context) == "sa.String(length=5)"
+    lines = internals.render_modify_table(
+        ops.ModifyTableOps("t", [ops.DropColumnOp("t", "ref")]), context
+    )
+    assert lines == ["op.drop_column('t', 'ref')"]
+    identity = ops.AlterColumnOp(
+        "t",
+        "id",
+        modify_server_default=sa.Identity(increment=2),
+        existing_server_default=sa.Identity(increment=1),
+    )
+    assert "existing_server_default=sa.Identity(" in internals.render_alter_column(
+        identity, context
+    )
+
+
+def test_batch_copies_leave_generated_columns_out(tmp_path: Any) -> None:
+    from alembic.operations import Operations
+
+    internals.fix_batch_copies()
+    internals.fix_batch_copies()  # idempotent
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE g (id INTEGER PRIMARY KEY, a INTEGER, "
+            "b INTEGER GENERATED ALWAYS AS (a * 2) STORED)"
+        )
+        connection.exec_driver_sql("INSERT INTO g (id, a) VALUES (1, 21)")
+        operations = Operations(MigrationContext.configure(connection))
+        with operations.batch_alter_table("g", recreate="always") as batch:
+            batch.add_column(sa.Column("c", sa.Integer))
+        assert connection.exec_driver_sql("SELECT a, b FROM g").all() == [(21, 42)]
+
+
+def test_normalized_computed_is_alembics() -> None:
+    assert internals.normalized_computed(_autogen(), "(A * 2)") == "a*2"
