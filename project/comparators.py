@@ -275,11 +275,14 @@ def _is_set(value: Any) -> bool:
 
 def _option(index: Any, key: str, dialect: Any) -> Any:
     value = index.kwargs.get(key)
-    if key.endswith("_where"):
-        compiled = value.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    if key.endswith("_where"):  # as CREATE INDEX writes it
+        from sqlalchemy.schema import CreateIndex
+
+        compiler = dialect.ddl_compiler(dialect, CreateIndex(index))
+        compiled = compiler.sql_compiler.process(value, include_table=False, literal_binds=True)
         return _words(str(compiled))
-    if key == "mysql_length" and isinstance(value, int):
-        return {column.name: value for column in index.columns}
+    if key == "mysql_length":
+        return _prefix_lengths(index, value)
     if key == "postgresql_using":
         return str(value).lower()
     if key == "postgresql_include":
@@ -287,8 +290,26 @@ def _option(index: Any, key: str, dialect: Any) -> Any:
     return value
 
 
+def _prefix_lengths(index: Any, value: Any) -> dict[str, int]:
+    """The prefix lengths MySQL/MariaDB keep: on string and binary columns, shorter than the
+    column (a prefix as long as the column is the whole column; other types take none)."""
+    from sqlalchemy.types import LargeBinary, String
+
+    wanted = value if isinstance(value, dict) else {c.name: value for c in index.columns}
+    kept = {}
+    for column in index.columns:
+        length = wanted.get(column.name)
+        if length is None or not isinstance(column.type, (String, LargeBinary)):
+            continue
+        if getattr(column.type, "length", None) is None or column.type.length > length:
+            kept[column.name] = length
+    return kept
+
+
 def _told(reflected: dict[str, Any], key: str, index: Any) -> Any:
     value = reflected.get(key)
+    if key == "mysql_length":
+        return dict(value or {})
     if key.endswith("_where"):
         return _words(str(value)) if value is not None else None
     if key == "postgresql_using":

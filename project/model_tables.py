@@ -66,12 +66,11 @@ class ModelTables:
         return [self.tables[name] for name, o in self.origins.items() if o.app == label]
 
 
-# Every table created since watch(): the modules on the stack then (innermost first) and
-# the mapped class being declared, if any. A module is imported once per process, so what
-# it defined is remembered rather than seen again.
-_created: dict[int, tuple[Table, tuple[str, ...], type | None]] = {}
+# Every table created since watch(): the module whose top-level code made it (the one being
+# imported then), and the mapped class being declared, if any. A module is imported once
+# per process, so what it defined is remembered rather than seen again.
+_created: dict[int, tuple[Table, str, type | None]] = {}
 _watching = False
-_LIBRARIES = ("sqlalchemy.", "alembic.", "typing", "importlib", "project.")
 
 
 def watch() -> None:
@@ -86,27 +85,22 @@ def watch() -> None:
 
 
 def _table_created(table: Table, metadata: MetaData) -> None:
-    """The modules between the Table() call and the module whose top-level code made it
-    (the one holding the class statement): a table a library makes as it is imported (say
-    SQLAlchemy's own PostgreSQL catalog) stops at that library's module, so is nobody's."""
-    modules: list[str] = []
+    """Note the innermost module-level frame on the stack: the module holding the class
+    statement or the Table() call, also when a helper elsewhere builds the table for it.
+    A table made at run time (by a command, say) has the program's main module there, and
+    one a library makes as it is imported (SQLAlchemy's own PostgreSQL catalog) that
+    library: neither is an app's."""
     declared: type | None = None
     frame = sys._getframe(1)
-    while frame is not None:
+    while frame is not None and frame.f_code.co_name != "<module>":
         name = frame.f_globals.get("__name__")
-        top_level = frame.f_code.co_name == "<module>"
-        if not isinstance(name, str):
-            pass
-        elif name.startswith("sqlalchemy.orm") and declared is None:  # declarative's `cls`
-            candidate = frame.f_locals.get("cls")
+        if declared is None and isinstance(name, str) and name.startswith("sqlalchemy.orm"):
+            candidate = frame.f_locals.get("cls")  # declarative's class being mapped
             declared = candidate if isinstance(candidate, type) else None
-        elif (top_level or not name.startswith(_LIBRARIES)) and name not in modules:
-            modules.append(name)
-        if top_level:
-            break
         frame = frame.f_back  # type: ignore[assignment]
-    if modules:
-        _created[id(table)] = (table, tuple(modules), declared)
+    module = frame.f_globals.get("__name__") if frame is not None else None
+    if isinstance(module, str):
+        _created[id(table)] = (table, module, declared)
 
 
 def load_models(apps: Sequence[AppConfig]) -> ModelTables:
@@ -121,8 +115,8 @@ def _collect(apps: Sequence[AppConfig]) -> ModelTables:
     packages = [(app.name, app.label) for app in apps]
     result = ModelTables()
     seen_metadata: dict[int, MetaData] = {}
-    for table, modules, declared in _created.values():
-        origin = _origin(modules, declared, packages)
+    for table, module, declared in _created.values():
+        origin = _origin(module, declared, packages)
         if origin is None:
             continue
         other = result.origins.get(table.name)
@@ -152,15 +146,13 @@ def _collect(apps: Sequence[AppConfig]) -> ModelTables:
     return result
 
 
-def _origin(
-    modules: tuple[str, ...], class_: type | None, packages: list[tuple[str, str]]
-) -> Origin | None:
-    if class_ is not None and (label := _label_of(class_.__module__, packages)):
-        return Origin(label, class_.__module__, class_.__name__)
-    for module in modules:
-        if label := _label_of(module, packages):
-            return Origin(label, module, class_.__name__ if class_ else None)
-    return None
+def _origin(module: str, class_: type | None, packages: list[tuple[str, str]]) -> Origin | None:
+    label = _label_of(module, packages)
+    if label is None:
+        return None
+    if class_ is not None and class_.__module__ == module:
+        return Origin(label, module, class_.__name__)
+    return Origin(label, module)
 
 
 def require_migratable(models: ModelTables, backend: str) -> None:
@@ -240,8 +232,8 @@ def _duplicate_table(
     first = next(
         (
             origin
-            for table, modules, declared in _created.values()
-            if table.key == name and (origin := _origin(modules, declared, packages))
+            for table, module, declared in _created.values()
+            if table.key == name and (origin := _origin(module, declared, packages))
         ),
         None,
     )
