@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from alembic.util import PriorityDispatchResult
@@ -124,8 +125,6 @@ def check_constraints(
 def _enum_values_changed(model: Any, reflected: dict[str, Any]) -> bool:
     """A non-native Enum's check keeps its name when its values change; its values are the
     quoted words of the check as every database reports it."""
-    import re
-
     from sqlalchemy import Enum
 
     from project.internals import is_type_bound
@@ -282,7 +281,7 @@ def _option(index: Any, key: str, dialect: Any) -> Any:
         compiled = compiler.sql_compiler.process(value, include_table=False, literal_binds=True)
         return _words(str(compiled))
     if key == "mysql_length":
-        return _prefix_lengths(index, value)
+        return _prefix_lengths(index, value, dialect)
     if key == "postgresql_using":
         return str(value).lower()
     if key == "postgresql_include":
@@ -290,18 +289,19 @@ def _option(index: Any, key: str, dialect: Any) -> Any:
     return value
 
 
-def _prefix_lengths(index: Any, value: Any) -> dict[str, int]:
-    """The prefix lengths MySQL/MariaDB keep: on string and binary columns, shorter than the
-    column (a prefix as long as the column is the whole column; other types take none)."""
-    from sqlalchemy.types import LargeBinary, String
-
+def _prefix_lengths(index: Any, value: Any, dialect: Any) -> dict[str, int]:
+    """The prefix lengths MySQL/MariaDB keep: always on BLOB and TEXT columns, on (VAR)CHAR
+    and (VAR)BINARY ones when shorter than the column (else it is the whole column); other
+    types take none."""
     wanted = value if isinstance(value, dict) else {c.name: value for c in index.columns}
     kept = {}
     for column in index.columns:
         length = wanted.get(column.name)
-        if length is None or not isinstance(column.type, (String, LargeBinary)):
+        if length is None:
             continue
-        if getattr(column.type, "length", None) is None or column.type.length > length:
+        compiled = dialect.type_compiler.process(column.type).upper()
+        sized = re.match(r"^(VAR)?(CHAR|BINARY)\((\d+)\)", compiled)
+        if "BLOB" in compiled or "TEXT" in compiled or (sized and int(sized.group(3)) > length):
             kept[column.name] = length
     return kept
 
@@ -321,8 +321,6 @@ def _told(reflected: dict[str, Any], key: str, index: Any) -> Any:
 
 def _words(sql: str) -> str:
     """`(room > 0)` and `room > 0` say the same."""
-    import re
-
     return re.sub(r"[\s()\"`]", "", sql).lower()
 
 
