@@ -47,11 +47,11 @@ def require_sound_graph(history: History, cache: Path | None = None) -> None:
 def missing_dependencies(history: History) -> list[str]:
     from alembic.operations import ops
 
-    from project.migration_files import foreign_key_targets, read_operations
+    from project.migration_files import foreign_key_targets
 
     creator: dict[str, Migration] = {}
     for migration in history.migrations:
-        for op in read_operations(migration.path):
+        for op in history.operations[migration.revision]:
             if isinstance(op, ops.CreateTableOp):
                 creator.setdefault(op.table_name, migration)
     found = []

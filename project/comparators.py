@@ -241,8 +241,8 @@ def index_options(
         return CONTINUE
     dialect = autogen_context.dialect
     keys = _INDEX_OPTIONS.get(dialect.name, ())
-    if not keys:
-        return CONTINUE
+    if not any(_is_set(i.kwargs.get(key)) for i in model_table.indexes for key in keys):
+        return CONTINUE  # nothing to compare: no query
     try:
         reflected = {
             r["name"]: r for r in autogen_context.inspector.get_indexes(table, schema=schema)

@@ -1,7 +1,8 @@
-"""The one MetaData every installed app's models share, and the model base class.
+"""The convenient default for models: a base class and one MetaData with a naming convention.
 
-Models import only this module. The naming convention makes every constraint and index
-name deterministic on every database, so autogenerate can compare and drop them by name.
+Not a requirement: models on a project's own declarative base or MetaData are migrated
+too (project.model_tables). The naming convention makes every constraint and index name
+deterministic on every database, so autogenerate can compare and drop them by name.
 """
 
 from __future__ import annotations

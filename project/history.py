@@ -124,14 +124,22 @@ class History:
         )
 
     @cached_property
+    def operations(self) -> dict[str, list[Any]]:
+        """{revision: the operations of its upgrade()}, each file read once (project.migration_files)."""
+        from project.migration_files import read_operations
+
+        return {m.revision: read_operations(m.path) for m in self.migrations}
+
+    @cached_property
     def sequence_owners(self) -> dict[str, str]:
         """{sequence: app label} for the sequences each app's migration files created."""
-        from project.migration_files import read_operations
         from project.operations import CreateSequenceOp, DropSequenceOp
 
         owners: dict[str, str] = {}
         for migration in self.migrations:
-            for op in read_operations(migration.path):
+            if "_sequence(" not in migration.path.read_text(encoding="utf-8"):
+                continue  # most have none; reading every file's operations costs more
+            for op in self.operations[migration.revision]:
                 if isinstance(op, CreateSequenceOp):
                     owners[op.sequence_name] = migration.app_label
                 elif isinstance(op, DropSequenceOp):
@@ -143,11 +151,9 @@ class History:
         """{table: app label} for the tables each app's migration files created and still have."""
         from alembic.operations import ops
 
-        from project.migration_files import read_operations
-
         owners: dict[str, str] = {}
         for migration in self.migrations:
-            for op in read_operations(migration.path):
+            for op in self.operations[migration.revision]:
                 if isinstance(op, ops.CreateTableOp):
                     owners[op.table_name] = migration.app_label
                 elif isinstance(op, ops.DropTableOp):

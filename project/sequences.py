@@ -27,7 +27,8 @@ from project.operations import (
     sequence_options,
 )
 
-# configure() option: {sequence name: app} the history created, for databases without them.
+# configure() option: a function giving {sequence name: app} for the sequences the history
+# created, asked only on databases without sequences (it reads migration files).
 HISTORY_OPTION = "manage_history_sequences"
 
 
@@ -60,7 +61,7 @@ def compare_sequences(
             for name, options in reflect_sequences(autogen_context.connection, schema).items():
                 existing[_key(schema, name)] = options
     else:  # nothing to ask: the history says which exist (their options are not known)
-        for key in autogen_context.opts.get(HISTORY_OPTION, ()):
+        for key in autogen_context.opts.get(HISTORY_OPTION, dict)():
             existing[key] = sequence_options(wanted[key][0]) if key in wanted else {}
 
     for key, (sequence, table) in sorted(wanted.items()):
