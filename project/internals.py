@@ -16,6 +16,8 @@ tests/test_internals.py says which.
   leaves those out of the copy (the database computes them).
 - `DefaultImpl._normalize_computed_default`: Alembic's own way of telling whether a
   generated column's expression changed (it only warns); we recreate the column instead.
+- `MetaData._sequences`: the sequences on a MetaData, to say which no column uses (no app
+  can then be told to own one; SQLAlchemy has no public list).
 - `alembic.autogenerate.render._render_modify_table`: a SQLite batch is written with the
   unnamed check constraints its re-created table must keep, as `table_args` (Alembic's
   batch mode leaves them out of the copy, with a warning); no hook adds arguments there.
@@ -159,3 +161,7 @@ def render_alter_column(op: Any, autogen_context: Any) -> str:
     value = ast.parse(str(_render_server_default(existing, autogen_context)), mode="eval").body
     call.keywords.append(ast.keyword(arg="existing_server_default", value=value))
     return ast.unparse(call)
+
+
+def metadata_sequences(metadata: Any) -> list[Any]:
+    return list(getattr(metadata, "_sequences", {}).values())

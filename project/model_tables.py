@@ -175,7 +175,27 @@ def require_migratable(models: ModelTables, backend: str) -> None:
 
 
 def _require_sound(models: ModelTables) -> None:
-    """What SQLAlchemy would only say at the first query or the first DDL, said now."""
+    """What SQLAlchemy would only say at the first query or the first DDL, said now, and
+    what no migration could be written for."""
+    from project.internals import metadata_sequences
+    from project.sequences import column_sequence
+
+    used = {
+        (sequence.schema, sequence.name)
+        for table in models.tables.values()
+        for column in table.columns
+        if (sequence := column_sequence(column)) is not None
+    }
+    for metadata in models.metadatas:
+        for sequence in metadata_sequences(metadata):
+            if (sequence.schema, sequence.name) not in used:
+                raise ProjectError(
+                    f"Sequence '{sequence.name}' is on the MetaData of the apps' models but no "
+                    "column uses it, so no app owns it and no migration makes it. Give it to "
+                    "the column that takes its values (mapped_column(Integer, Sequence(...)) "
+                    "or server_default=seq.next_value()), or create it in a migration by hand "
+                    "(op.create_sequence)."
+                )
     for name, table in models.tables.items():
         origin = models.origins[name]
         for fk in table.foreign_keys:

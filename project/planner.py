@@ -176,17 +176,21 @@ class Planner:
         """SQLite's batch mode re-creates a table from what it reflects, which leaves out
         unnamed check constraints (Alembic warns); they are handed to it as `table_args`:
         the models' going forward, the database's going back."""
+        from alembic.operations import ops
         from sqlalchemy import inspect
 
         from project.autogen import batch_checks
         from project.internals import unnamed_checks
 
+        tables = {
+            op.table_name for op in (*upgrade, *downgrade) if isinstance(op, ops.ModifyTableOps)
+        }
         after = {
-            name: unnamed_checks(table, context.dialect)
-            for name, table in self.models.tables.items()
+            name: unnamed_checks(self.models.tables[name], context.dialect)
+            for name in tables
+            if name in self.models.tables
         }
         inspector = inspect(context.bind)
-        tables = {getattr(op, "table_name", None) for op in downgrade}
         before: dict[str, list[tuple[str, str | None]]] = {
             name: [
                 (c["sqltext"], None)
@@ -194,7 +198,7 @@ class Planner:
                 if not c.get("name")
             ]
             for name in tables
-            if name and inspector.has_table(name)
+            if inspector.has_table(name)
         }
         batch_checks(upgrade, after)
         batch_checks(downgrade, before)

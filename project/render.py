@@ -9,6 +9,10 @@
   `@compiles`) as `module.Type(...)` with `import module` added, as Django's writer does;
   Alembic writes the name without the import. The written call is tried first: a type whose
   repr does not re-create it is an error that says how to fix it.
+- What Alembic leaves out of a column or a table: a column's Sequence, the convention name
+  of a Boolean's or Enum's check, a new table's constraints in the model's order (MySQL
+  numbers unnamed ones by position), the identity an identity column changes from, and on
+  SQLite the `table_args` and `naming_convention` a batch needs (project.autogen).
 """
 
 from __future__ import annotations

@@ -37,10 +37,24 @@ def model_sequences(tables: Iterable[Table]) -> dict[str, tuple[Sequence, Table]
     found: dict[str, tuple[Sequence, Table]] = {}
     for table in tables:
         for column in table.columns:
-            sequence = column.default
-            if isinstance(sequence, Sequence) and not sequence.optional:
+            sequence = column_sequence(column)
+            if sequence is not None and not sequence.optional:
                 found.setdefault(_key(sequence.schema, sequence.name), (sequence, table))
     return found
+
+
+def column_sequence(column: Any) -> Sequence | None:
+    """The sequence a column takes its values from: its default, or its server default
+    (`server_default=seq.next_value()`)."""
+    from sqlalchemy.schema import DefaultClause
+    from sqlalchemy.sql.functions import next_value
+
+    if isinstance(column.default, Sequence):
+        return column.default
+    server = column.server_default
+    if isinstance(server, DefaultClause) and isinstance(server.arg, next_value):
+        return server.arg.sequence
+    return None
 
 
 def compare_sequences(
@@ -49,21 +63,18 @@ def compare_sequences(
     """Alembic "schema" comparator."""
     if autogen_context.metadata is None:
         return PriorityDispatchResult.CONTINUE
-    schemas = set(schemas)
-    wanted = {
-        key: pair
-        for key, pair in model_sequences(autogen_context.sorted_tables).items()
-        if pair[0].schema in schemas
-    }
+    # Every model sequence counts, also in a schema the database lacks (it is created first).
+    wanted = model_sequences(autogen_context.sorted_tables)
+    schemas = set(schemas) | {sequence.schema for sequence, _ in wanted.values()}
     existing: dict[str, dict[str, Any]] = {}
     if autogen_context.dialect.supports_sequences:
-        for schema in schemas:
+        present = set(autogen_context.inspector.get_schema_names()) | {None}
+        for schema in schemas & present:
             for name, options in reflect_sequences(autogen_context.connection, schema).items():
                 existing[_key(schema, name)] = options
     else:  # nothing to ask: the history says which exist (their options are not known)
         for key in autogen_context.opts.get(HISTORY_OPTION, dict)():
             existing[key] = sequence_options(wanted[key][0]) if key in wanted else {}
-
     for key, (sequence, table) in sorted(wanted.items()):
         options = sequence_options(sequence)
         if key not in existing:

@@ -96,6 +96,17 @@ def test_an_index_without_columns(sqlite_project: Project) -> None:
     _refused(sqlite_project, "Index 'index_shop_tag_request_id' of model Tag", "has no columns")
 
 
+def test_a_sequence_no_column_uses(sqlite_project: Project) -> None:
+    _add_app(
+        sqlite_project,
+        'from sqlalchemy import Sequence\n\nSequence("shop_numbers", metadata=Base.metadata)\n\n\n'
+        "class Order(Base):\n"
+        '    __tablename__ = "shop_order"\n'
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n",
+    )
+    _refused(sqlite_project, "Sequence 'shop_numbers' is on the MetaData", "no column uses it")
+
+
 def test_a_table_defined_outside_every_app(sqlite_project: Project) -> None:
     """On an app's MetaData, but made by code no installed app holds (here: the settings)."""
     sqlite_project.append(

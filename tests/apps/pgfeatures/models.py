@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import ForeignKey, Index, Integer, Sequence, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,9 +42,14 @@ class Revision(Base):
     number: Mapped[int] = mapped_column(server_default=text("1"))
 
 
+# SQLAlchemy's documented way to have the database fill a column from a sequence.
+note_number = Sequence("pg_note_number_seq", metadata=Base.metadata, schema="archive", start=10)
+
+
 class Note(Base):
     __tablename__ = "pg_note"
     __table_args__ = ({"schema": "archive"},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("archive.pg_revision.id"))
+    number: Mapped[int] = mapped_column(server_default=note_number.next_value())
