@@ -99,7 +99,7 @@ def _table_created(table: Table, metadata: MetaData) -> None:
             declared = candidate if isinstance(candidate, type) else None
         frame = frame.f_back  # type: ignore[assignment]
     module = frame.f_globals.get("__name__") if frame is not None else None
-    if isinstance(module, str):
+    if isinstance(module, str) and module != "__main__":  # the program running: not an import
         _created[id(table)] = (table, module, declared)
 
 

@@ -210,3 +210,48 @@ def test_package_versions_agree_with_importlib_metadata() -> None:
     packages = ("SQLAlchemy", "alembic", "typer", "manage_project", "not-installed-anywhere")
     expected = [f"{p}={version(p)}" for p in packages[:-1]] + [f"{packages[-1]}=-"]
     assert package_versions(packages) == expected
+
+
+def test_tables_belong_to_the_app_whose_module_defined_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model, a plain Table, a table a helper elsewhere builds for the app: the app's. A
+    table the app's code makes at run time (after its import): nobody's."""
+    from project.apps import AppConfig
+    from project.model_tables import load_models
+
+    helpers = tmp_path / "owntables_helpers.py"
+    helpers.write_text(
+        "import sqlalchemy as sa\n\n"
+        "def make(metadata, name):\n"
+        "    return sa.Table(name, metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+    )
+    package = tmp_path / "owntables_app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n"
+        "from owntables_helpers import make\n\n"
+        "class Base(DeclarativeBase):\n    pass\n\n"
+        "class Thing(Base):\n"
+        "    __tablename__ = 'own_thing'\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n\n"
+        "plain = sa.Table('own_plain', Base.metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+        "helped = make(Base.metadata, 'own_helped')\n\n"
+        "def at_run_time():\n"
+        "    return make(sa.MetaData(), 'own_later')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = AppConfig("owntables_app", "owntables_app", package, package / "migrations")
+    models = load_models([app])
+    assert models.owners == {
+        "own_thing": "owntables_app",
+        "own_plain": "owntables_app",
+        "own_helped": "owntables_app",
+    }
+    assert models.origins["own_thing"].model == "Thing"
+    import owntables_app.models as module  # type: ignore[import-not-found]
+
+    module.at_run_time()
+    assert "own_later" not in load_models([app]).owners
