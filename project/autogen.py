@@ -252,11 +252,7 @@ def batch_checks(
     check, an added column's type's check) are left out."""
     for op in operations:
         if isinstance(op, ops.ModifyTableOps) and checks.get(op.table_name):
-            added = {
-                str(getattr(o, "sqltext", ""))
-                for o in op.ops
-                if isinstance(o, ops.CreateCheckConstraintOp) and not o.constraint_name
-            }
+            added = {str(o.condition) for o in op.ops if isinstance(o, ops.CreateCheckConstraintOp)}
             columns = {o.column.name for o in op.ops if isinstance(o, ops.AddColumnOp)}
             kept = [
                 sql
@@ -271,36 +267,40 @@ def batch_checks(
 SQLITE_FK_CONVENTION = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
 
 
-def name_sqlite_batch_constraints(operations: Iterable[ops.MigrateOperation]) -> None:
-    """SQLite's batch mode adds and drops constraints only by name, and SQLite names none
-    itself: an unnamed foreign key or unique constraint added to an existing table gets the
-    name a naming convention would give it; a foreign key created unnamed is dropped by
-    the name SQLITE_FK_CONVENTION gives it in the batch (project.render writes
-    `naming_convention=`). The database then has names that create_all() leaves out."""
-    import hashlib
-
+def name_added_constraints(operations: Iterable[ops.MigrateOperation], sqlite: bool) -> None:
+    """A foreign key, unique or check constraint added to an existing table without a name
+    gets the one a naming convention would give it: the database's own choice is not known
+    when the migration is written, so its downgrade could not drop it by name (and SQLite's
+    batch mode adds constraints only by name). The downgrade's drop is named by the same
+    rule. On SQLite a foreign key the database keeps unnamed is dropped by Alembic's recipe
+    (project.render writes the batch's `naming_convention=`). Such names are ones
+    create_all() would not give."""
     for op in operations:
         if not isinstance(op, ops.ModifyTableOps):
             continue
-        table = op.table_name
         for change in op.ops:
-            reverse = getattr(change, "_reverse", None)
-            if isinstance(change, ops.CreateForeignKeyOp) and not change.constraint_name:
-                change.constraint_name = (
-                    f"fk_{table}_{change.local_cols[0]}_{change.referent_table}"
-                )
-            elif isinstance(change, ops.CreateUniqueConstraintOp) and not change.constraint_name:
-                change.constraint_name = f"uq_{table}_{'_'.join(map(str, change.columns))}"
-            elif isinstance(change, ops.CreateCheckConstraintOp) and not change.constraint_name:
-                digest = hashlib.sha1(str(change.condition).encode()).hexdigest()[:8]
-                change.constraint_name = f"ck_{table}_{digest}"
-            elif (
-                isinstance(change, ops.DropConstraintOp)
-                and change.constraint_type == "foreignkey"
-                and not change.constraint_name
-                and isinstance(reverse, ops.CreateForeignKeyOp)
-            ):
-                change.constraint_name = (
-                    f"fk_{table}_{reverse.local_cols[0]}_{reverse.referent_table}"
-                )
-                op.batch_naming_convention = SQLITE_FK_CONVENTION  # type: ignore[attr-defined]
+            if isinstance(change, _NAMED_ADDS) and not change.constraint_name:
+                change.constraint_name = _conventional_name(op.table_name, change)
+            elif isinstance(change, ops.DropConstraintOp) and not change.constraint_name:
+                reverse = change._reverse
+                if reverse is None:
+                    continue
+                change.constraint_name = _conventional_name(op.table_name, reverse)
+                if sqlite and isinstance(reverse, ops.CreateForeignKeyOp):
+                    op.batch_naming_convention = SQLITE_FK_CONVENTION  # type: ignore[attr-defined]
+
+
+_NAMED_ADDS = (ops.CreateForeignKeyOp, ops.CreateUniqueConstraintOp, ops.CreateCheckConstraintOp)
+
+
+def _conventional_name(table: str, create: ops.MigrateOperation) -> str | None:
+    import hashlib
+
+    if isinstance(create, ops.CreateForeignKeyOp):
+        return f"fk_{table}_{create.local_cols[0]}_{create.referent_table}"
+    if isinstance(create, ops.CreateUniqueConstraintOp):
+        return f"uq_{table}_{'_'.join(map(str, create.columns))}"
+    if isinstance(create, ops.CreateCheckConstraintOp):
+        digest = hashlib.sha1(str(create.condition).encode()).hexdigest()[:8]
+        return f"ck_{table}_{digest}"
+    return None

@@ -75,13 +75,15 @@ def check_constraints(
     model_table: Any,
 ) -> PriorityDispatchResult:
     """Check constraints by their name in the database (Alembic's checkconstraint_byname
-    takes a name a naming convention gives a Boolean's check as no name), those the
-    database names itself counted rather than named, and only those CREATE TABLE makes
-    on this dialect (a Boolean's check is none where booleans are native)."""
+    takes a name a naming convention gives a Boolean's check as no name), and only those
+    CREATE TABLE makes on this dialect (a Boolean's is none where booleans are native).
+    Those the database names itself are paired with the model's unnamed ones by expression,
+    else by count. Operations are built from copies: one built from the model's own check
+    would attach a new copy of it to the model's table (SQLAlchemy does that)."""
     from alembic.operations import ops
     from sqlalchemy import CheckConstraint
 
-    from project.internals import created_on, final_name, is_type_bound
+    from project.internals import check_sql, created_on, final_name, in_model_order, is_type_bound
 
     if reflected_table is None or model_table is None:
         return CONTINUE
@@ -91,34 +93,51 @@ def check_constraints(
     except NotImplementedError:
         return CONTINUE
     reflected = [r for r in reflected if not _is_implicit_check(r, dialect)]
-    # A Boolean's or Enum's check comes with its column: Alembic's add_column creates it.
-    added = {op.column.name for op in modify_table_ops.ops if isinstance(op, ops.AddColumnOp)}
+    # A Boolean's or Enum's check comes with its column, or its new type: Alembic's
+    # add_column and alter_column make it.
+    changed = {op.column.name for op in modify_table_ops.ops if isinstance(op, ops.AddColumnOp)}
+    changed |= {
+        op.column_name
+        for op in modify_table_ops.ops
+        if isinstance(op, ops.AlterColumnOp) and op.modify_type is not None
+    }
     model = [
         c
-        for c in (*model_table.constraints, *(k for col in model_table.c for k in col.constraints))
+        for c in in_model_order(
+            (*model_table.constraints, *(k for col in model_table.c for k in col.constraints))
+        )
         if isinstance(c, CheckConstraint)
         and created_on(c, dialect)
-        and not (is_type_bound(c) and {col.name for col in c.columns} & added)
+        and not (is_type_bound(c) and {col.name for col in c.columns} & changed)
     ]
     named = {name: c for c in model if (name := final_name(c, dialect))}
-    unnamed = [c for c in model if not final_name(c, dialect)]
+    unnamed = [check_sql(c, dialect) for c in model if not final_name(c, dialect)]
     others = [r for r in reflected if r.get("name") not in named]
-    for extra in others[len(unnamed) :]:  # more in the database than the model accounts for
-        if extra.get("name"):
-            constraint = CheckConstraint(extra["sqltext"], name=extra["name"])
-            reflected_table.append_constraint(constraint)
-            modify_table_ops.ops.append(ops.DropConstraintOp.from_constraint(constraint))
-    for missing in unnamed[len(others) :]:
-        modify_table_ops.ops.append(ops.AddConstraintOp.from_constraint(missing))
+    missing, extra = _pair(unnamed, others, table)
+    add, drop = modify_table_ops.ops.append, modify_table_ops.ops.append
+
+    def dropped(found: dict[str, Any]) -> Any:
+        again = ops.CreateCheckConstraintOp(found["name"], table, found["sqltext"], schema=schema)
+        return ops.DropConstraintOp(found["name"], table, "check", schema=schema, _reverse=again)
+
+    for found in extra:
+        if found.get("name"):  # SQLite's unnamed ones go with its batch copy (table_args)
+            drop(dropped(found))
+    for sql in missing:  # named when it is written (project.autogen.name_added_constraints)
+        add(ops.CreateCheckConstraintOp(None, table, sql, schema=schema))
     have = {r.get("name"): r for r in reflected}
     for name in sorted(set(named) - set(have)):
-        modify_table_ops.ops.append(ops.AddConstraintOp.from_constraint(named[name]))
+        add(
+            ops.CreateCheckConstraintOp(name, table, check_sql(named[name], dialect), schema=schema)
+        )
     for name in sorted(set(named) & set(have)):
         if _enum_values_changed(named[name], have[name]):
-            old = CheckConstraint(have[name]["sqltext"], name=name)
-            reflected_table.append_constraint(old)
-            modify_table_ops.ops.append(ops.DropConstraintOp.from_constraint(old))
-            modify_table_ops.ops.append(ops.AddConstraintOp.from_constraint(named[name]))
+            drop(dropped(have[name]))
+            add(
+                ops.CreateCheckConstraintOp(
+                    name, table, check_sql(named[name], dialect), schema=schema
+                )
+            )
     return CONTINUE
 
 
@@ -134,6 +153,52 @@ def _enum_values_changed(model: Any, reflected: dict[str, Any]) -> bool:
         return False
     told = re.findall(r"'((?:[^']|'')*)'", str(reflected.get("sqltext", "")))
     return sorted(v.replace("''", "'") for v in told) != sorted(columns[0].type.enums)
+
+
+def _pair(
+    model: list[str], reflected: list[dict[str, Any]], table: str
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(the model's unnamed checks the database lacks, the database's checks the model
+    lacks): equal expressions pair first; then the names the database chose (or that ours
+    gave a check added later) pair with what is left, by count, the model's in its order
+    (so a check written last is the one taken for new)."""
+    left = list(model)
+    unpaired = []
+    for found in reflected:
+        words = _check_words(str(found.get("sqltext", "")))
+        match = next((sql for sql in left if _check_words(sql) == words), None)
+        if match is not None:
+            left.remove(match)
+        else:
+            unpaired.append(found)
+    chosen = [f for f in unpaired if _chosen_name(f.get("name"), table)]
+    paired = chosen[: len(left)]
+    return left[len(paired) :], [f for f in unpaired if f not in paired]
+
+
+_GENERATED_CHECK = (
+    r"CONSTRAINT_\d+",  # MariaDB
+    r"{table}(_\w+)?_check\d*",  # PostgreSQL
+    r"ck_{table}_[0-9a-f]{{8}}",  # ours, for a check added to an existing table
+)
+
+
+def _chosen_name(name: str | None, table: str) -> bool:
+    """A name the database chose itself (SQLite keeps none)."""
+    if name is None:
+        return True
+    return any(
+        re.fullmatch(pattern.format(table=re.escape(table)), name) for pattern in _GENERATED_CHECK
+    )
+
+
+def _check_words(sql: str) -> str:
+    """A check's expression as the databases agree on it: PostgreSQL's casts and
+    `= ANY (ARRAY[...])`, quoting, parentheses and spacing are not differences."""
+    words = re.sub(r"::[a-z_]+( [a-z_]+)*(\[\])?", "", sql.lower())
+    words = words.replace("octet_length(", "length(")  # MariaDB's word for length()
+    words = re.sub(r"[\s()\"`]", "", words)
+    return words.replace("=anyarray[", "in").replace("]", "")
 
 
 def _is_implicit_check(reflected: dict[str, Any], dialect: Any) -> bool:

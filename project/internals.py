@@ -3,6 +3,9 @@
 Each use says why no public API serves. When a release breaks one, it breaks here, and
 tests/test_internals.py says which.
 
+- `sys._getframe` and a frame's `f_locals` (CPython's): which module's top-level code is
+  making a Table, and the class SQLAlchemy's declarative machinery is mapping (its `cls`),
+  as the table is made; nothing public says where a table was defined.
 - `IdentifierPreparer.format_constraint(constraint, _alembic_quote=False)`: the name a
   constraint really gets on a dialect, after the MetaData's naming convention (a Boolean's
   or an Enum's check constraint is named only when the DDL is compiled). Alembic calls it
@@ -38,12 +41,36 @@ tests/test_internals.py says which.
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy import Column, Constraint, Index
     from sqlalchemy.engine import Dialect
+
+
+def module_making() -> str | None:
+    """The module whose top-level code runs the innermost frame of the stack's module level
+    (the one being imported, or the program's main module)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back  # type: ignore[assignment]
+    name = frame.f_globals.get("__name__") if frame is not None else None
+    return name if isinstance(name, str) else None
+
+
+def class_being_mapped() -> type | None:
+    """The class SQLAlchemy's declarative machinery is mapping right now, if any."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        name = frame.f_globals.get("__name__")
+        if isinstance(name, str) and name.startswith("sqlalchemy.orm"):
+            candidate = frame.f_locals.get("cls")
+            if isinstance(candidate, type):
+                return candidate
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
 
 
 def final_name(constraint: Constraint | Index, dialect: Dialect) -> str | None:
@@ -82,6 +109,11 @@ def render_modify_table(op: Any, autogen_context: Any) -> list[str]:
     return list(_render_modify_table(autogen_context, op))
 
 
+def in_model_order(constraints: Any) -> list[Any]:
+    """Constraints in the order the model made them (a table keeps them in a set)."""
+    return sorted(constraints, key=lambda c: c._creation_order)
+
+
 def render_create_table(op: Any, autogen_context: Any) -> str:
     from alembic.autogenerate.render import _add_table
 
@@ -107,21 +139,27 @@ def normalized_computed(autogen_context: Any, sqltext: str) -> str:
     return str(impl._normalize_computed_default(sqltext))
 
 
+def check_sql(constraint: Any, dialect: Dialect) -> str:
+    """A check constraint's SQL as CREATE TABLE writes it (`visit_check_constraint`)."""
+    from sqlalchemy.schema import CreateTable
+
+    compiler = dialect.ddl_compiler(dialect, CreateTable(constraint.table))
+    return str(
+        compiler.sql_compiler.process(constraint.sqltext, include_table=False, literal_binds=True)
+    )
+
+
 def unnamed_checks(table: Any, dialect: Dialect) -> list[tuple[str, str | None]]:
     """(SQL, the column whose type makes it, or None) of a table's check constraints that
     the database names itself, as CREATE TABLE writes them (`visit_check_constraint`)."""
     from sqlalchemy import CheckConstraint
-    from sqlalchemy.schema import CreateTable
 
-    compiler = dialect.ddl_compiler(dialect, CreateTable(table))
     found = []
     for constraint in (*table.constraints, *(c for col in table.columns for c in col.constraints)):
         if not isinstance(constraint, CheckConstraint) or not created_on(constraint, dialect):
             continue
         if final_name(constraint, dialect) is None:
-            sql = compiler.sql_compiler.process(
-                constraint.sqltext, include_table=False, literal_binds=True
-            )
+            sql = check_sql(constraint, dialect)
             columns = [c.name for c in constraint.columns] if is_type_bound(constraint) else []
             found.append((sql, columns[0] if columns else None))
     return found

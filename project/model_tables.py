@@ -1,13 +1,20 @@
 """The tables the installed apps' models define, on whatever MetaData they use.
 
 Projects arrive with their own `DeclarativeBase`, `declarative_base()`, registry or plain
-`Table`s on a `MetaData` of their own, often several. Rather than look for one MetaData,
-we watch every `Table` being created (SQLAlchemy's `after_parent_attach` event) from the
-moment the framework first imports an app's code, and note the modules on the stack: the
-table belongs to the app whose package holds the innermost of them (for a mapped class,
-its module), so a table built by a helper elsewhere belongs to the app that called it.
-A table on any of those MetaData that no app's code created was defined outside every
-installed app: an error, never silence.
+`Table`s on a `MetaData` of their own, often several. The models' MetaData are the ones an
+app's `models` module holds (a base class, a MetaData, a Table, a mapped class) or that a
+table made while it was imported is on; every table on them belongs to an app:
+
+- the app whose module's top-level code made it, as seen when it was made: every `Table` is
+  watched (SQLAlchemy's `after_parent_attach` event) from before anything imports app
+  code, the models or migration files that import them; the module holding the class
+  statement or the Table() call counts, also when a helper elsewhere builds the table;
+- else (imported before the framework watched) the app whose module holds its mapped class
+  or the Table itself;
+- else nobody: an error, never silence.
+
+A table made elsewhere on another MetaData (a command reading another database) is not a
+model.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from project.errors import ProjectError
+from project.internals import class_being_mapped, module_making
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
@@ -46,14 +54,17 @@ class Origin:
 class ModelTables:
     """Every table of the installed apps' models, and the MetaData objects they are on."""
 
-    tables: dict[str, Table] = field(default_factory=dict)  # by table name
-    origins: dict[str, Origin] = field(default_factory=dict)  # by table name
+    tables: dict[str, Table] = field(default_factory=dict)  # by key ("schema.name" or name)
+    origins: dict[str, Origin] = field(default_factory=dict)  # by key
     metadatas: list[MetaData] = field(default_factory=list)  # in the order first seen
 
     @property
     def owners(self) -> dict[str, str]:
-        """{table name: app label}."""
-        return {name: origin.app for name, origin in self.origins.items()}
+        """{table name: app label} (Alembic's operations name tables without their schema)."""
+        return {self.tables[key].name: origin.app for key, origin in self.origins.items()}
+
+    def by_name(self, name: str) -> Table | None:
+        return next((t for t in self.tables.values() if t.name == name), None)
 
     @property
     def target(self) -> MetaData | list[MetaData]:
@@ -66,11 +77,12 @@ class ModelTables:
         return [self.tables[name] for name, o in self.origins.items() if o.app == label]
 
 
-# Every table created since watch(): the module whose top-level code made it (the one being
-# imported then), and the mapped class being declared, if any. A module is imported once
-# per process, so what it defined is remembered rather than seen again.
-_created: dict[int, tuple[Table, str, type | None]] = {}
+# Every table created since watch(): the module whose top-level code made it, the mapped
+# class being declared, if any, and whether an app's models were being imported. A module
+# is imported once per process, so what it defined is remembered rather than seen again.
+_created: dict[int, tuple[Table, str, type | None, bool]] = {}
 _watching = False
+_importing_models = False
 
 
 def watch() -> None:
@@ -87,20 +99,13 @@ def watch() -> None:
 def _table_created(table: Table, metadata: MetaData) -> None:
     """Note the innermost module-level frame on the stack: the module holding the class
     statement or the Table() call, also when a helper elsewhere builds the table for it.
-    A table made at run time (by a command, say) has the program's main module there, and
-    one a library makes as it is imported (SQLAlchemy's own PostgreSQL catalog) that
-    library: neither is an app's."""
-    declared: type | None = None
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_name != "<module>":
-        name = frame.f_globals.get("__name__")
-        if declared is None and isinstance(name, str) and name.startswith("sqlalchemy.orm"):
-            candidate = frame.f_locals.get("cls")  # declarative's class being mapped
-            declared = candidate if isinstance(candidate, type) else None
-        frame = frame.f_back  # type: ignore[assignment]
-    module = frame.f_globals.get("__name__") if frame is not None else None
-    if isinstance(module, str) and module != "__main__":  # the program running: not an import
-        _created[id(table)] = (table, module, declared)
+    A table made at run time has the program's main module there, and one a library makes
+    as it is imported (SQLAlchemy's own PostgreSQL catalog) that library: neither is an
+    app's."""
+
+    module = module_making()
+    if module is not None and module != "__main__":  # the program running: not an import
+        _created[id(table)] = (table, module, class_being_mapped(), _importing_models)
 
 
 def load_models(apps: Sequence[AppConfig]) -> ModelTables:
@@ -113,37 +118,96 @@ def load_models(apps: Sequence[AppConfig]) -> ModelTables:
 
 def _collect(apps: Sequence[AppConfig]) -> ModelTables:
     packages = [(app.name, app.label) for app in apps]
+    found = _found_in_modules(packages)
     result = ModelTables()
-    seen_metadata: dict[int, MetaData] = {}
-    for table, module, declared in _created.values():
-        origin = _origin(module, declared, packages)
-        if origin is None:
-            continue
-        other = result.origins.get(table.name)
-        if other is not None and result.tables[table.name] is not table:
-            raise ProjectError(
-                f"Table '{table.name}' is defined twice: by {other} and by {origin}. "
-                "Give one of them another __tablename__."
-            )
-        result.tables[table.name] = table
-        result.origins[table.name] = origin
-        if table.metadata is not None:
-            seen_metadata.setdefault(id(table.metadata), table.metadata)
-    result.metadatas = list(seen_metadata.values())
-    strays = sorted(
-        key
-        for metadata in result.metadatas
-        for key, table in metadata.tables.items()
-        if table.name not in result.tables
-    )
+    strays = []
+    for metadata in _models_metadata(packages):
+        result.metadatas.append(metadata)
+        for key, table in metadata.tables.items():
+            origin = _recorded_origin(table, packages) or found.get(id(table))
+            if origin is None:
+                strays.append(key)
+            elif key in result.tables:
+                raise ProjectError(
+                    f"Table '{key}' is defined twice: by {result.origins[key]} and by {origin}. "
+                    "Give one of them another __tablename__."
+                )
+            else:
+                result.tables[key], result.origins[key] = table, origin
     if strays:
         raise ProjectError(
-            f"Table(s) {', '.join(strays)} are on the same MetaData as the apps' models but "
-            "defined outside every installed app (or imported before the apps were loaded). "
-            "Move their models into an app listed in INSTALLED_APPS."
+            f"Table(s) {', '.join(sorted(strays))} are on the same MetaData as the apps' models "
+            "but defined outside every installed app. Move their models into an app listed "
+            "in INSTALLED_APPS."
         )
     _require_sound(result)
     return result
+
+
+def _models_metadata(packages: list[tuple[str, str]]) -> list[MetaData]:
+    """The MetaData an app's models module holds, or a table made while it was imported is
+    on, in settings order."""
+    from sqlalchemy import MetaData
+
+    seen: dict[int, MetaData] = {}
+    for package, _ in packages:
+        for name, module in _app_modules(package, models_only=True):
+            for value in vars(module).values():
+                metadata = _metadata_of(value)
+                if isinstance(metadata, MetaData):
+                    seen.setdefault(id(metadata), metadata)
+    for table, module, _, importing in _created.values():
+        if importing and _label_of(module, packages) and table.metadata is not None:
+            seen.setdefault(id(table.metadata), table.metadata)
+    return list(seen.values())
+
+
+def _metadata_of(value: Any) -> Any:
+    """The MetaData a models module's global stands for: itself, a Table's, a declarative
+    base's or a mapped class's."""
+    from sqlalchemy import MetaData, Table
+
+    if isinstance(value, MetaData):
+        return value
+    if isinstance(value, Table):
+        return value.metadata
+    if isinstance(value, type):
+        metadata = getattr(value, "metadata", None)
+        return metadata if isinstance(metadata, MetaData) else None
+    return None
+
+
+def _app_modules(package: str, models_only: bool = False) -> list[tuple[str, Any]]:
+    prefix = f"{package}.models" if models_only else package
+    return [
+        (name, module)
+        for name, module in list(sys.modules.items())
+        if module is not None and (name == prefix or name.startswith(prefix + "."))
+    ]
+
+
+def _found_in_modules(packages: list[tuple[str, str]]) -> dict[int, Origin]:
+    """{id of a table: its origin}, from the mapped classes and Tables the apps' modules
+    hold: for models imported before the framework watched tables being made."""
+    from sqlalchemy import Table
+
+    found: dict[int, Origin] = {}
+    for package, label in packages:
+        for name, module in _app_modules(package):
+            for value in vars(module).values():
+                table = getattr(value, "__table__", None) if isinstance(value, type) else value
+                if not isinstance(table, Table) or id(table) in found:
+                    continue
+                if not isinstance(value, type):
+                    found[id(table)] = Origin(label, name)
+                elif owner := _label_of(value.__module__, packages):
+                    found[id(table)] = Origin(owner, value.__module__, value.__name__)
+    return found
+
+
+def _recorded_origin(table: Table, packages: list[tuple[str, str]]) -> Origin | None:
+    recorded = _created.get(id(table))
+    return _origin(recorded[1], recorded[2], packages) if recorded else None
 
 
 def _origin(module: str, class_: type | None, packages: list[tuple[str, str]]) -> Origin | None:
@@ -157,13 +221,19 @@ def _origin(module: str, class_: type | None, packages: list[tuple[str, str]]) -
 
 def require_migratable(models: ModelTables, backend: str) -> None:
     """What this database cannot have, said before any migration is written."""
-    for name, table in sorted(models.tables.items()):
-        origin = models.origins[name]
+    for key, table in sorted(models.tables.items()):
+        origin, name = models.origins[key], table.name
         if table.schema and backend != "postgresql":
             raise ProjectError(
                 f"Table {name} of {origin} is in schema '{table.schema}': schemas are supported "
                 "on PostgreSQL only (on MySQL/MariaDB a schema is another database, on SQLite "
                 "an attached file). Remove its schema, or use PostgreSQL."
+            )
+        if table.schema == "public":
+            raise ProjectError(
+                f"Table {name} of {origin} names schema 'public', PostgreSQL's default: leave "
+                "schema out (Alembic compares a table named in its default schema as one in "
+                "another, and would change its foreign keys on every run)."
             )
         for fk in sorted(table.foreign_keys, key=lambda fk: fk.parent.name):
             if backend in ("mysql", "mariadb") and (fk.deferrable or fk.initially):
@@ -196,8 +266,8 @@ def _require_sound(models: ModelTables) -> None:
                     "or server_default=seq.next_value()), or create it in a migration by hand "
                     "(op.create_sequence)."
                 )
-    for name, table in models.tables.items():
-        origin = models.origins[name]
+    for key, table in models.tables.items():
+        origin, name = models.origins[key], table.name
         for fk in table.foreign_keys:
             target = fk.target_fullname.rsplit(".", 1)[0]
             if table.metadata is None or target not in table.metadata.tables:
@@ -225,9 +295,11 @@ _DUPLICATE = re.compile(r"Table '([^']+)' is already defined for this MetaData i
 
 
 def _import_models(app: AppConfig, apps: Sequence[AppConfig]) -> None:
+    global _importing_models
     module_name = f"{app.name}.models"
     if importlib.util.find_spec(module_name) is None:
         return  # an app without models is fine (it may only ship commands)
+    _importing_models = True
     try:
         importlib.import_module(module_name)
     except Exception as exc:
@@ -240,6 +312,8 @@ def _import_models(app: AppConfig, apps: Sequence[AppConfig]) -> None:
             f"Cannot import the models of app '{app.label}' ({where(exc)}): "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+    finally:
+        _importing_models = False
 
 
 def _duplicate_table(
@@ -252,7 +326,7 @@ def _duplicate_table(
     first = next(
         (
             origin
-            for table, module, declared in _created.values()
+            for table, module, declared, _ in _created.values()
             if table.key == name and (origin := _origin(module, declared, packages))
         ),
         None,

@@ -112,7 +112,7 @@ class Planner:
 
         from project.ambiguities import with_not_null_answers
         from project.autogen import (
-            name_sqlite_batch_constraints,
+            name_added_constraints,
             reverse_operations,
             safe_order,
             split_by_app,
@@ -140,10 +140,11 @@ class Planner:
                 with_not_null_answers(groups[label], self.questioner)
             )
             upgrade = ops.UpgradeOps(ops=safe_order(forward))
-            if context.dialect.name == "sqlite":
+            sqlite = context.dialect.name == "sqlite"
+            if sqlite:
                 self._keep_unnamed_checks(context, upgrade.ops, downgrade.ops)
-                name_sqlite_batch_constraints(upgrade.ops)
-                name_sqlite_batch_constraints(downgrade.ops)
+            name_added_constraints(upgrade.ops, sqlite)
+            name_added_constraints(downgrade.ops, sqlite)
             app = by_label[label]
             new = self._plan(app, upgrade.ops, dependencies[label], new_revisions, taken)
             new_revisions[label] = new.revision
@@ -186,9 +187,9 @@ class Planner:
             op.table_name for op in (*upgrade, *downgrade) if isinstance(op, ops.ModifyTableOps)
         }
         after = {
-            name: unnamed_checks(self.models.tables[name], context.dialect)
+            name: unnamed_checks(table, context.dialect)
             for name in tables
-            if name in self.models.tables
+            if (table := self.models.by_name(name)) is not None
         }
         inspector = inspect(context.bind)
         before: dict[str, list[tuple[str, str | None]]] = {

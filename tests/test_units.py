@@ -255,3 +255,43 @@ def test_tables_belong_to_the_app_whose_module_defined_them(
 
     module.at_run_time()
     assert "own_later" not in load_models([app]).owners
+
+
+def test_models_imported_before_the_framework_watched_are_still_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test module that imports the models before call_command; a command module's own
+    Table on another MetaData is not a model; one name in two schemas is two tables."""
+    from project import model_tables
+    from project.apps import AppConfig
+
+    package = tmp_path / "earlyapp"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n"
+        "class Base(DeclarativeBase):\n    pass\n\n"
+        "class Thing(Base):\n"
+        "    __tablename__ = 'early_thing'\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n\n"
+        "log = sa.Table('early_log', Base.metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+        "old_log = sa.Table('early_log', Base.metadata, sa.Column('id', sa.Integer, primary_key=True),"
+        " schema='archive')\n"
+    )
+    (package / "commands.py").write_text(
+        "import sqlalchemy as sa\n\n"
+        "legacy = sa.Table('early_legacy', sa.MetaData(), sa.Column('id', sa.Integer))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import earlyapp.commands  # type: ignore[import-not-found]
+    import earlyapp.models  # noqa: F401  # type: ignore[import-not-found]
+
+    for key, (_, module, _, _) in list(model_tables._created.items()):
+        if module.startswith("earlyapp"):  # as if imported before watch()
+            del model_tables._created[key]
+    app = AppConfig("earlyapp", "earlyapp", package, package / "migrations")
+    models = model_tables.load_models([app])
+    assert sorted(models.tables) == ["archive.early_log", "early_log", "early_thing"]
+    assert models.origins["early_thing"].model == "Thing"
+    assert models.origins["archive.early_log"].app == "earlyapp"
