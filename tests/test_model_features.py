@@ -238,8 +238,10 @@ def test_constraints_added_and_removed_later_come_and_go(project: Project) -> No
         project,
         (
             'CheckConstraint("length(label) > 0"),',
-            'CheckConstraint("length(label) > 0"),\n        CheckConstraint("amount < 1000000"),\n'
-            '        UniqueConstraint("guid"),',
+            (
+                'CheckConstraint("length(label) > 0"),\n        CheckConstraint("amount < 1000000"),\n'
+                '        UniqueConstraint("guid"),'
+            ),
         ),
         ("    amount: Mapped[int]", "    level = mapped_column(Integer)\n    amount: Mapped[int]"),
     )
