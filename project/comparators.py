@@ -244,8 +244,9 @@ def computed_columns(
     model_table: Any,
 ) -> PriorityDispatchResult:
     """A generated column whose expression changed (or that became, or stopped being, one)
-    cannot be altered: it is dropped and added again, which loses nothing (its values are
-    computed). Alembic only warns."""
+    cannot be altered: it is dropped and added again, with its indexes. Between two
+    expressions that loses nothing (the values are computed); a plain column's values are
+    lost, and project.describe marks that. Alembic only warns."""
     from alembic.operations import ops
 
     from project.internals import normalized_computed
@@ -255,20 +256,35 @@ def computed_columns(
     for column in model_table.columns:
         if column.name not in reflected_table.c:
             continue
-        old = _expression(autogen_context, reflected_table.c[column.name].server_default)
+        reflected = reflected_table.c[column.name]
+        old = _expression(autogen_context, reflected.server_default)
         new = _expression(autogen_context, column.server_default)
-        if old != new and (old or new):
-            old_text = old and normalized_computed(autogen_context, old)
-            new_text = new and normalized_computed(autogen_context, new)
-            if old_text != new_text:
-                reflected = reflected_table.c[column.name]
-                modify_table_ops.ops.append(
-                    ops.DropColumnOp.from_column_and_tablename(schema, table, reflected)
-                )
-                modify_table_ops.ops.append(
-                    ops.AddColumnOp.from_column_and_tablename(schema, table, column)
-                )
+        if old == new or not (old or new):
+            continue
+        if (
+            old
+            and new
+            and normalized_computed(autogen_context, old)
+            == normalized_computed(autogen_context, new)
+        ):
+            continue
+        # Its indexes go with the column: dropped first, made again after it.
+        drops = [ops.DropIndexOp.from_index(i) for i in _indexes_on(reflected_table, column.name)]
+        creates = [ops.CreateIndexOp.from_index(i) for i in _indexes_on(model_table, column.name)]
+        modify_table_ops.ops += [
+            *drops,
+            ops.DropColumnOp.from_column_and_tablename(schema, table, reflected),
+            ops.AddColumnOp.from_column_and_tablename(schema, table, column),
+            *creates,
+        ]
     return CONTINUE
+
+
+def _indexes_on(table: Any, column: str) -> list[Any]:
+    """The table's indexes on the column, one for each name (a reflected table may hold an
+    index twice)."""
+    found = {str(i.name): i for i in table.indexes if column in {c.name for c in i.columns}}
+    return [found[name] for name in sorted(found)]
 
 
 def _expression(autogen_context: Any, default: Any) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from alembic.operations import ops
+from sqlalchemy.schema import Computed
 
 # Django caps automatic names at 52 characters and ends them with "_and_more".
 MAX_NAME_LENGTH = 52
@@ -46,9 +47,11 @@ def describe_operations(
         for op in flat
         if type(op).__name__ == "FillNullsOp"
     }
-    # A column dropped and added again by name is recreated (a generated column's new expression).
+    # A generated column dropped and added again with a new expression loses nothing.
     readded = {
-        (str(op.table_name), op.column.name) for op in flat if isinstance(op, ops.AddColumnOp)
+        (str(op.table_name), op.column.name)
+        for op in flat
+        if isinstance(op, ops.AddColumnOp) and isinstance(op.column.server_default, Computed)
     }
     return [
         replace(describe(op, label), destructive=_destructive(op, created, filled, readded))
@@ -63,7 +66,9 @@ def _destructive(
     readded: set[tuple[str, str]],
 ) -> bool:
     if isinstance(op, ops.DropColumnOp):
-        return (str(op.table_name), op.column_name) not in readded
+        dropped = op._reverse.column.server_default if op._reverse is not None else Computed("")
+        recreated = (str(op.table_name), op.column_name) in readded
+        return not (recreated and isinstance(dropped, Computed))
     if isinstance(op, ops.DropTableOp):
         return True
     if isinstance(op, ops.AddColumnOp):  # NOT NULL without a default, on a table with rows

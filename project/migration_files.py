@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.operations import ops
-from sqlalchemy import Column, DefaultClause
+from sqlalchemy import Column, Computed, DefaultClause
 from sqlalchemy.types import NullType, TypeEngine
 
 from project.ambiguities import FillNullsOp
@@ -176,6 +176,8 @@ def _column(node: ast.Call) -> Column[Any] | None:
     )
     if "server_default" in keywords:
         column.server_default = DefaultClause("?")  # only whether there is one matters here
+    if any(isinstance(a, ast.Call) and _method(a) == "Computed" for a in node.args[2:]):
+        column.server_default = Computed("?")  # a generated column
     return column
 
 

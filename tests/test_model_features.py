@@ -146,8 +146,11 @@ def test_real_changes_of_each_feature_are_found_and_applied(
         project,
         {
             "all": {
+                # a generated column is recreated, with its index
+                "- Drop index ix_fid_sample_doubled from fid_sample",
                 "- Drop column doubled from fid_sample",
                 "~ Add column doubled to fid_sample",
+                "+ Create index ix_fid_sample_doubled on fid_sample",
                 "~ Add column archived to fid_sample",
             }
         },

@@ -295,3 +295,18 @@ def test_models_imported_before_the_framework_watched_are_still_found(
     assert sorted(models.tables) == ["archive.early_log", "early_log", "early_thing"]
     assert models.origins["early_thing"].model == "Thing"
     assert models.origins["archive.early_log"].app == "earlyapp"
+
+
+def test_recreating_a_generated_column_loses_nothing_unless_it_was_plain() -> None:
+    table = sa.Table("t", sa.MetaData(), sa.Column("a", sa.Integer))
+
+    def recreate(old: sa.Column[int], new: sa.Column[int]) -> list[bool]:
+        drop = ops.DropColumnOp.from_column_and_tablename(None, "t", old)
+        add = ops.AddColumnOp.from_column_and_tablename(None, "t", new)
+        return [c.destructive for c in describe_operations([drop, add])]
+
+    computed = sa.Column("b", sa.Integer, sa.Computed("a * 2"))
+    assert recreate(computed, sa.Column("b", sa.Integer, sa.Computed("a * 3"))) == [False, False]
+    assert recreate(sa.Column("b", sa.Integer), computed) == [True, False]  # plain values go
+    assert recreate(computed, sa.Column("b", sa.Integer)) == [True, False]
+    assert table is not None

@@ -73,6 +73,7 @@ class Sample(Base):
         CheckConstraint("length(label) > 0"),
         Index("ix_fid_sample_label", "label", mysql_length=10),
         Index("ix_fid_sample_id_unique", "id", unique=True),
+        Index("ix_fid_sample_doubled", "doubled"),
         {"comment": "one of every type", "mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"},
     )
 
