@@ -315,58 +315,45 @@ def index_options(
     model_table: Any,
 ) -> PriorityDispatchResult:
     """An index whose partial condition, method, included columns or prefix lengths changed
-    is dropped and created again (Alembic compares names, columns and uniqueness only)."""
+    (set, changed or removed) is dropped and created again (Alembic compares names, columns
+    and uniqueness only). The reflected table already carries what the database says."""
     from alembic.operations import ops
 
     if reflected_table is None or model_table is None:
         return CONTINUE
     dialect = autogen_context.dialect
     keys = _INDEX_OPTIONS.get(dialect.name, ())
-    if not any(_is_set(i.kwargs.get(key)) for i in model_table.indexes for key in keys):
-        return CONTINUE  # nothing to compare: no query
-    try:
-        reflected = {
-            r["name"]: r for r in autogen_context.inspector.get_indexes(table, schema=schema)
-        }
-    except NotImplementedError:
-        return CONTINUE
+    reflected = {str(i.name): i for i in reflected_table.indexes}
     changed = {getattr(op, "index_name", None) for op in modify_table_ops.ops}
     for index in sorted(model_table.indexes, key=lambda i: str(i.name)):
-        found = reflected.get(index.name)
-        if found is None or index.name in changed:
+        found = reflected.get(str(index.name))
+        if found is None or index.name in changed or not keys:
             continue
-        told = found.get("dialect_options", {})
-        # Unset options read as None, False or empty (SQLAlchemy's defaults): not compared.
-        keys_set = [key for key in keys if _is_set(index.kwargs.get(key))]
-        if any(_option(index, key, dialect) != _told(told, key, index) for key in keys_set):
-            conn_index = next(i for i in reflected_table.indexes if i.name == index.name)
-            modify_table_ops.ops.append(ops.DropIndexOp.from_index(conn_index))
+        if any(_option(index, key, dialect) != _option(found, key, dialect) for key in keys):
+            modify_table_ops.ops.append(ops.DropIndexOp.from_index(found))
             modify_table_ops.ops.append(ops.CreateIndexOp.from_index(index))
     return CONTINUE
 
 
-def _is_set(value: Any) -> bool:
-    return (
-        value is not None
-        and value is not False
-        and not (isinstance(value, (list, tuple, dict)) and not value)
-    )
-
-
 def _option(index: Any, key: str, dialect: Any) -> Any:
+    """An index option as the database keeps it; unset is the database's default."""
     value = index.kwargs.get(key)
     if key.endswith("_where"):  # as CREATE INDEX writes it
+        if value is None:
+            return None
+        from sqlalchemy import text
         from sqlalchemy.schema import CreateIndex
 
+        expression = text(value) if isinstance(value, str) else value
         compiler = dialect.ddl_compiler(dialect, CreateIndex(index))
-        compiled = compiler.sql_compiler.process(value, include_table=False, literal_binds=True)
-        return _words(str(compiled))
+        sql = compiler.sql_compiler.process(expression, include_table=False, literal_binds=True)
+        return _words(str(sql))
     if key == "mysql_length":
-        return _prefix_lengths(index, value, dialect)
+        return _prefix_lengths(index, value, dialect) if value else {}
     if key == "postgresql_using":
-        return str(value).lower()
+        return str(value or "btree").lower()
     if key == "postgresql_include":
-        return [getattr(c, "name", c) for c in value]
+        return [getattr(c, "name", c) for c in value or ()]
     return value
 
 
@@ -385,19 +372,6 @@ def _prefix_lengths(index: Any, value: Any, dialect: Any) -> dict[str, int]:
         if "BLOB" in compiled or "TEXT" in compiled or (sized and int(sized.group(3)) > length):
             kept[column.name] = length
     return kept
-
-
-def _told(reflected: dict[str, Any], key: str, index: Any) -> Any:
-    value = reflected.get(key)
-    if key == "mysql_length":
-        return dict(value or {})
-    if key.endswith("_where"):
-        return _words(str(value)) if value is not None else None
-    if key == "postgresql_using":
-        return str(value or "btree").lower()
-    if key == "postgresql_include":
-        return list(value or [])
-    return value
 
 
 def _words(sql: str) -> str:
@@ -434,12 +408,18 @@ def table_options(
     changed = {
         key: value
         for key, value in wanted.items()
-        if str(told.get(_TABLE_OPTIONS[key], "")).lower() != str(value).lower()
+        if _charset_words(told.get(_TABLE_OPTIONS[key], "")) != _charset_words(value)
     }
     if changed:
         existing = {key: told.get(_TABLE_OPTIONS[key]) for key in changed}
         modify_table_ops.ops.append(AlterTableOptionsOp(table, schema, existing, **changed))
     return CONTINUE
+
+
+def _charset_words(value: Any) -> str:
+    """MariaDB reports `utf8` (and its collations) as `utf8mb3`."""
+    words = str(value or "").lower()
+    return re.sub(r"^utf8(?=$|_)", "utf8mb3", words)
 
 
 def _model_table_options(kwargs: Any) -> dict[str, Any]:

@@ -191,7 +191,8 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
     if type(op).__name__ in _SEQUENCE_OPERATIONS:
         glyph, verb = _SEQUENCE_OPERATIONS[type(op).__name__]
         name = getattr(op, "sequence_name", "?")
-        return Change(glyph, f"{verb} sequence {name}", table, None)
+        fragment = {"+": name, "-": f"delete_{name}", "~": f"alter_{name}"}[glyph]
+        return Change(glyph, f"{verb} sequence {name}", table, fragment)
     if type(op).__name__ == "AlterTableOptionsOp":
         return Change("~", f"Alter options of table {table}", table, f"alter_{short}_options")
     if type(op).__name__ == "CreateSchemaOp":

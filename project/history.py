@@ -133,18 +133,27 @@ class History:
     @cached_property
     def sequence_owners(self) -> dict[str, str]:
         """{sequence: app label} for the sequences each app's migration files created."""
-        from project.operations import CreateSequenceOp, DropSequenceOp
+        return {name: app for name, (app, _) in self.sequences().items()}
 
-        owners: dict[str, str] = {}
-        for migration in self.migrations:
+    def sequences(
+        self, migrations: Sequence[Migration] | None = None
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """{sequence: (app label, its options)} that these migrations (all, by default) leave
+        created, in order: created, altered, dropped."""
+        from project.operations import AlterSequenceOp, CreateSequenceOp, DropSequenceOp
+
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        for migration in self.migrations if migrations is None else migrations:
             if "_sequence(" not in migration.path.read_text(encoding="utf-8"):
                 continue  # most have none; reading every file's operations costs more
             for op in self.operations[migration.revision]:
                 if isinstance(op, CreateSequenceOp):
-                    owners[op.sequence_name] = migration.app_label
+                    found[op.sequence_name] = (migration.app_label, dict(op.options))
+                elif isinstance(op, AlterSequenceOp) and op.sequence_name in found:
+                    found[op.sequence_name][1].update(op.options)
                 elif isinstance(op, DropSequenceOp):
-                    owners.pop(op.sequence_name, None)
-        return owners
+                    found.pop(op.sequence_name, None)
+        return found
 
     @cached_property
     def table_owners(self) -> dict[str, str]:

@@ -277,8 +277,14 @@ def _schema_op(name: str) -> ops.MigrateOperation:
 
 
 def _sequence_op(name: str, args: list[Any], kwargs: dict[str, Any]) -> ops.MigrateOperation:
+    """With the options written as literals (start=, increment=, ...)."""
     from project import operations
 
     schema = kwargs.get("schema")
+    options = {
+        key: value
+        for key, value in kwargs.items()
+        if key in operations.OPTIONS and isinstance(value, (int, bool))
+    }
     kind: type[ops.MigrateOperation] = getattr(operations, name)
-    return kind(args[0], schema if isinstance(schema, str) else None)  # type: ignore[call-arg]
+    return kind(args[0], schema if isinstance(schema, str) else None, **options)  # type: ignore[call-arg]

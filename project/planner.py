@@ -70,7 +70,7 @@ class Planner:
         options = autogenerate_options(
             dialect, self.models.target, self.include_object, render=True
         )
-        options[HISTORY_OPTION] = lambda: self.history.sequence_owners
+        options[HISTORY_OPTION] = lambda: {n: o for n, (_, o) in self.history.sequences().items()}
         return options
 
     def owner_of(self, table: str) -> str | None:

@@ -82,7 +82,9 @@ def type_check_names(tables: Any, dialect: Any) -> dict[tuple[str, str], str]:
             if isinstance(constraint, CheckConstraint) and is_type_bound(constraint):
                 name = final_name(constraint, dialect)
                 for column in constraint.columns:
-                    if name and name != getattr(column.type, "name", None):
+                    # A native Enum's name is its database type's (PostgreSQL): not renamed.
+                    native = getattr(column.type, "native_enum", False)
+                    if name and not native and name != getattr(column.type, "name", None):
                         names[(table.name, column.name)] = name
     return names
 

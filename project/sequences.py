@@ -27,8 +27,9 @@ from project.operations import (
     sequence_options,
 )
 
-# configure() option: a function giving {sequence name: app} for the sequences the history
-# created, asked only on databases without sequences (it reads migration files).
+# configure() option: a function giving {sequence name: its options} for the sequences the
+# history leaves created, asked only on databases without sequences (it reads migration
+# files): so a team on SQLite still writes the alter_sequence PostgreSQL needs.
 HISTORY_OPTION = "manage_history_sequences"
 
 
@@ -72,9 +73,8 @@ def compare_sequences(
         for schema in schemas & present:
             for name, options in reflect_sequences(autogen_context.connection, schema).items():
                 existing[_key(schema, name)] = options
-    else:  # nothing to ask: the history says which exist (their options are not known)
-        for key in autogen_context.opts.get(HISTORY_OPTION, dict)():
-            existing[key] = sequence_options(wanted[key][0]) if key in wanted else {}
+    else:  # nothing to ask: the history says which exist, and with what options
+        existing.update(autogen_context.opts.get(HISTORY_OPTION, dict)())
     for key, (sequence, table) in sorted(wanted.items()):
         options = sequence_options(sequence)
         if key not in existing:

@@ -85,3 +85,26 @@ def test_squash_refuses_what_it_cannot_rebuild(sqlite_project: Project) -> None:
         "pets.0002_manual has code of its own",
         code=2,
     )
+
+
+def test_squash_keeps_the_sequences_of_the_range(project: Project) -> None:
+    """A reflected schema has no column sequences: the squash takes them from the files."""
+    project.append(
+        "apps/pets/models.py",
+        "\n\nfrom sqlalchemy import Integer, Sequence\n\n\nclass Tag(Model):\n"
+        '    id: Mapped[int] = mapped_column(Integer, Sequence("pets_tag_id_seq", start=5), primary_key=True)\n',
+    )
+    project.run("makemigrations", check=True)
+    project.run("migrate", check=True)
+    project.file("apps/pets/models.py").write_text(
+        project.file("apps/pets/models.py").read_text().replace("start=5)", "start=5, increment=2)")
+    )
+    project.run("makemigrations", check=True)
+    project.run("migrate", check=True)
+    project.run("squashmigrations", "pets", "0003", check=True)
+    squashed = next(project.file("apps/pets/migrations").glob("0001_squashed_0003_*.py"))
+    source = squashed.read_text()
+    assert 'op.create_sequence("pets_tag_id_seq", start=5, increment=2)' in source, source
+    project.run("migrate", "pets", "zero", check=True)
+    project.run("migrate", check=True)  # the squashed migration alone, on an empty schema
+    assert project.run("makemigrations", "--check").returncode == 0

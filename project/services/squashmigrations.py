@@ -108,6 +108,10 @@ def _tables(history: History, label: str, squashed: list[Migration]) -> tuple[se
     return before, owned
 
 
+def _is_sequence_op(op: Any) -> bool:
+    return type(op).__name__ in ("CreateSequenceOp", "DropSequenceOp", "AlterSequenceOp")
+
+
 def _outside_dependencies(squashed: list[Migration]) -> tuple[str, ...]:
     inside = {m.revision for m in squashed}
     return tuple(dict.fromkeys(d for m in squashed for d in m.dependencies if d not in inside))
@@ -170,6 +174,37 @@ class _Builder:
             self.workspace, connection, self._shape, options, compare=False
         )
 
+    def _sequences(self) -> list[Any]:
+        """What the range did to the app's sequences, from the migration files."""
+        from project.operations import AlterSequenceOp, CreateSequenceOp, DropSequenceOp
+
+        history = self.workspace.history
+        start = history.migrations.index(self.squashed[0])
+        end = history.migrations.index(self.squashed[-1])
+        label = self.app.label
+        before = {
+            n: o
+            for n, (a, o) in history.sequences(history.migrations[:start]).items()
+            if a == label
+        }
+        after = {
+            n: o
+            for n, (a, o) in history.sequences(history.migrations[: end + 1]).items()
+            if a == label
+        }
+        found: list[Any] = [
+            CreateSequenceOp(n, None, None, **after[n]) for n in sorted(set(after) - set(before))
+        ]
+        found += [
+            DropSequenceOp(n, None, None, **before[n]) for n in sorted(set(before) - set(after))
+        ]
+        found += [
+            AlterSequenceOp(n, None, None, before[n], **after[n])
+            for n in sorted(set(before) & set(after))
+            if before[n] != after[n]
+        ]
+        return found
+
     def _include(
         self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
@@ -184,6 +219,8 @@ class _Builder:
         from project.planner import docstring
 
         found = list(produce_migrations(context, self.target).upgrade_ops.ops)  # type: ignore[union-attr]
+        # A reflected schema has no column sequences: the range's own come from its files.
+        found = self._sequences() + [op for op in found if not _is_sequence_op(op)]
         upgrade = ops.UpgradeOps(ops=safe_order(without_drops_of_dropped_tables(found)))
         downgrade = ops.DowngradeOps(
             ops=safe_order(without_drops_of_dropped_tables(reverse_operations(found)))
