@@ -27,10 +27,13 @@ def rename_candidates(
         for new_table in created:
             app = owner_of(new_table.table_name)
             same_app = app is not None and app == owner_of(gone_table.table_name)
-            if same_app and _same_table(context, gone_table._reverse, new_table):
+            same_schema = new_table.schema == gone_table.schema
+            if same_app and same_schema and _same_table(context, gone_table._reverse, new_table):
                 shape = f"{len(_columns(new_table))} columns"
                 old = gone_table.table_name
-                rename = Rename(str(app), old, old, new_table.table_name, shape, True)
+                rename = Rename(
+                    str(app), old, old, new_table.table_name, shape, True, gone_table.schema
+                )
                 found.append((rename, gone_table._reverse))
     for group in operations:
         if not isinstance(group, ops.ModifyTableOps):
@@ -45,7 +48,14 @@ def rename_candidates(
                     continue  # a column recreated (project.comparators.computed_columns)
                 if _same_column(context, gone._reverse.column, new.column):
                     shape = type_name(new.column.type)
-                    rename = Rename(app, group.table_name, gone.column_name, new.column.name, shape)
+                    rename = Rename(
+                        app,
+                        group.table_name,
+                        gone.column_name,
+                        new.column.name,
+                        shape,
+                        schema=group.schema,
+                    )
                     found.append((rename, gone._reverse.column))
     return found
 

@@ -37,6 +37,10 @@ tests/test_internals.py says which.
   column and of a type, which we extend with what it leaves out (an explicit Sequence, the
   element type of a PostgreSQL ARRAY written where another dialect renders); `render_item`
   can only replace them.
+
+Two of these act on the whole process once registered, for any Alembic use in it: the
+renderers project.render replaces (CreateTableOp, AlterColumnOp, ModifyTableOps and
+RenameTableOp; each calls Alembic's own and only adds to it), and `fix_batch_copies`.
 """
 
 from __future__ import annotations
@@ -183,6 +187,24 @@ def fix_batch_copies() -> None:
     ApplyBatchImpl._create = create  # type: ignore[method-assign]
 
 
+def parsed_call(rendered: str) -> Any:
+    """Alembic's rendering of one call, to extend; any other form is ours to be told about."""
+    import ast
+
+    from project.errors import ProjectError
+
+    try:
+        call = ast.parse(rendered, mode="eval").body
+    except SyntaxError:
+        call = None
+    if not isinstance(call, ast.Call):
+        raise ProjectError(
+            f"This Alembic release renders `{rendered[:60]}...` in a form manage.py cannot extend "
+            "(project/internals.py); please report it, with your Alembic version."
+        )
+    return call
+
+
 def render_alter_column(op: Any, autogen_context: Any) -> str:
     """Alembic's alter_column, with the identity it changes from (see the docstring)."""
     import ast
@@ -194,8 +216,7 @@ def render_alter_column(op: Any, autogen_context: Any) -> str:
     existing = op.existing_server_default
     if not (isinstance(op.modify_server_default, Identity) and isinstance(existing, Identity)):
         return rendered
-    call = ast.parse(rendered, mode="eval").body
-    assert isinstance(call, ast.Call)
+    call = parsed_call(rendered)
     value = ast.parse(str(_render_server_default(existing, autogen_context)), mode="eval").body
     call.keywords.append(ast.keyword(arg="existing_server_default", value=value))
     return ast.unparse(call)

@@ -342,9 +342,9 @@ def _class_at(exc: Exception) -> str | None:
     """`model Foo` when the user's line that raised is a class statement."""
     import traceback
 
-    from project.tracebacks import _is_library
+    from project.tracebacks import is_library
 
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library(f.filename)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not is_library(f.filename)]
     if not frames:
         return None
     line = linecache.getline(frames[-1].filename, frames[-1].lineno or 0)

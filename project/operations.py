@@ -197,8 +197,8 @@ def _render_create_schema(autogen_context: Any, op: CreateSchemaOp) -> str:
 class AlterTableOptionsOp(MigrateOperation):
     """`op.alter_table_options("t", mysql_charset="latin1", existing={...})`: a MySQL/MariaDB
     table's engine, character set or collation. The columns are converted too (CONVERT TO
-    CHARACTER SET), as create_all() would have made them, but for MariaDB's JSON columns,
-    which create_all() leaves utf8mb4_bin. Nothing on other databases."""
+    CHARACTER SET), as create_all() would have made them, MariaDB's JSON columns included,
+    where create_all() would keep them utf8mb4_bin. Nothing on other databases."""
 
     def __init__(
         self,

@@ -345,18 +345,23 @@ def _apply_rename(
     from alembic.operations import Operations, ops
 
     operations = Operations(context)
+    schema = rename.schema
     if rename.is_table:
-        operations.rename_table(rename.old, rename.new)
-        return ops.RenameTableOp(rename.old, rename.new)
+        operations.rename_table(rename.old, rename.new, schema=schema)
+        return ops.RenameTableOp(rename.old, rename.new, schema=schema)
     existing = {
         "existing_type": reflected.type,
         "existing_nullable": reflected.nullable,
         "existing_server_default": reflected.server_default,
     }
     if context.dialect.name == "sqlite":
-        with operations.batch_alter_table(rename.table) as batch:
+        with operations.batch_alter_table(rename.table, schema=schema) as batch:
             batch.alter_column(rename.old, new_column_name=rename.new, **existing)
     else:
-        operations.alter_column(rename.table, rename.old, new_column_name=rename.new, **existing)
-    change = ops.AlterColumnOp(rename.table, rename.old, modify_name=rename.new, **existing)
-    return ops.ModifyTableOps(rename.table, [change])
+        operations.alter_column(
+            rename.table, rename.old, new_column_name=rename.new, schema=schema, **existing
+        )
+    change = ops.AlterColumnOp(
+        rename.table, rename.old, modify_name=rename.new, schema=schema, **existing
+    )
+    return ops.ModifyTableOps(rename.table, [change], schema=schema)

@@ -28,6 +28,7 @@ class Rename:
     new: str  # new column or table name
     shape: str  # e.g. "String(10)", or the table's column count
     is_table: bool = False
+    schema: str | None = None  # a PostgreSQL schema, if not the default one
 
     @property
     def key(self) -> str:

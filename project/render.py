@@ -112,7 +112,7 @@ def _column_with_sequence(column: Any, autogen_context: Any) -> str | bool:
         return False
     import ast
 
-    from project.internals import render_column
+    from project.internals import parsed_call, render_column
     from project.operations import render_sequence
 
     _rendering_column = True
@@ -120,8 +120,7 @@ def _column_with_sequence(column: Any, autogen_context: Any) -> str | bool:
         rendered = render_column(column, autogen_context)
     finally:
         _rendering_column = False
-    call = ast.parse(rendered, mode="eval").body
-    assert isinstance(call, ast.Call)
+    call = parsed_call(rendered)
     call.args.insert(2, ast.parse(render_sequence(column.default, PREFIX), mode="eval").body)
     return ast.unparse(call)
 
@@ -254,7 +253,8 @@ def register_renderers() -> None:
 
     @renderers.dispatch_for(ops.RenameTableOp, replace=True)
     def _rename_table(autogen_context: Any, op: ops.RenameTableOp) -> str:
-        return f"op.rename_table({op.table_name!r}, {op.new_table_name!r})"
+        schema = f", schema={op.schema!r}" if op.schema else ""
+        return f"op.rename_table({op.table_name!r}, {op.new_table_name!r}{schema})"
 
     @renderers.dispatch_for(FillNullsOp, replace=True)
     def _fill_nulls(autogen_context: Any, op: FillNullsOp) -> str:

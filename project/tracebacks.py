@@ -12,7 +12,7 @@ def where(exc: BaseException) -> str:
     """`path/to/file.py, line N` of the innermost frame outside libraries."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{display_path(exc.filename)}, line {exc.lineno}"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library(f.filename)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not is_library(f.filename)]
     if not frames:
         return "unknown location"
     frame = frames[-1]
@@ -29,5 +29,5 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return path if relative.startswith("..") else relative
 
 
-def _is_library(filename: str) -> bool:
+def is_library(filename: str) -> bool:
     return any(marker in filename for marker in _LIBRARY_MARKERS) or filename.startswith("<")

@@ -123,3 +123,20 @@ def test_batch_copies_leave_generated_columns_out(tmp_path: Any) -> None:
 
 def test_normalized_computed_is_alembics() -> None:
     assert internals.normalized_computed(_autogen(), "(A * 2)") == "a*2"
+
+
+def test_alembic_renders_a_columns_type_right_after_the_column() -> None:
+    """project.render relies on it to know whose type it is asked to render."""
+    calls: list[str] = []
+
+    def record(kind: str, obj: Any, context: Any) -> bool:
+        calls.append(kind)
+        return False
+
+    context = _autogen()
+    context.opts["render_item"] = record
+    column = sa.Column("flag", sa.Boolean(create_constraint=True), server_default=sa.true())
+    sa.Table("t", sa.MetaData(), column)
+    internals.render_column(column, context)
+    assert calls[0] == "column" and calls[calls.index("type") - 1] in ("column", "server_default")
+    assert calls.count("type") == 1

@@ -95,8 +95,16 @@ def _drift(workspace: Workspace) -> tuple[list[TableDrift], list[Migration]]:
     applied = [m for m in history.migrations if m.revision in history.applied(rows)]
     with history_state(workspace, target=rows or ("base",)) as state:
         expected = _reflect(state.connection)
+        sequences = _all_sequences(state.connection)
     with workspace.connect() as live:
-        return _differences(live, expected), applied
+        found = _differences(live, expected, sequences)
+    return found, applied
+
+
+def _all_sequences(connection: Connection) -> dict[str, dict[str, Any]]:
+    from project.sequences import reflect_sequences
+
+    return reflect_sequences(connection, None)
 
 
 def _reflect(connection: Connection) -> MetaData:
@@ -107,19 +115,30 @@ def _reflect(connection: Connection) -> MetaData:
     return metadata
 
 
-def _differences(live: Connection, expected: MetaData) -> list[TableDrift]:
+def _differences(
+    live: Connection, expected: MetaData, sequences: dict[str, dict[str, Any]]
+) -> list[TableDrift]:
+    """A reflected schema carries no column sequences: they are compared as reflected."""
     from alembic.autogenerate import produce_migrations
     from alembic.runtime.migration import MigrationContext
 
     from project.compare import autogenerate_options
     from project.describe import describe_operations
+    from project.operations import AlterSequenceOp, CreateSequenceOp, DropSequenceOp
 
     def include(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
-        return not (type_ == "table" and name in BOOKKEEPING)
+        return type_ != "sequence" and not (type_ == "table" and name in BOOKKEEPING)
 
     options = autogenerate_options(live.dialect.name, expected, include)
     context = MigrationContext.configure(live, opts=options)
-    changes = describe_operations(produce_migrations(context, expected).upgrade_ops.ops)  # type: ignore[union-attr]
+    operations = list(produce_migrations(context, expected).upgrade_ops.ops)  # type: ignore[union-attr]
+    there = _all_sequences(live)
+    operations += [CreateSequenceOp(n) for n in sorted(set(sequences) - set(there))]
+    operations += [DropSequenceOp(n) for n in sorted(set(there) - set(sequences))]
+    operations += [
+        AlterSequenceOp(n) for n in sorted(set(there) & set(sequences)) if there[n] != sequences[n]
+    ]
+    changes = describe_operations(operations)
     tables: dict[str, list[Change]] = {}
     for change in changes:
         tables.setdefault(change.table or "(database)", []).append(change)
