@@ -69,13 +69,13 @@ def _option_value(args: Sequence[str], name: str) -> str | None:
     return None
 
 
-def execute_from_command_line() -> NoReturn:
+def execute_from_command_line(prog_name: str = PROG_NAME) -> NoReturn:
     """manage.py's entry point: `main()` on sys.argv, then leave at once (`leave`)."""
     # Alembic imports Mako, whose import loads Pygments (25-40 ms here) to colour HTML error
     # pages we never render; without the plugin it falls back to plain text.
     sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]
     try:
-        main()
+        main(prog_name=prog_name)
     except SystemExit as done:
         leave(done.code)
 
@@ -104,14 +104,20 @@ def leave(code: str | int | None) -> NoReturn:
     os._exit(status)
 
 
-def main(argv: Sequence[str] | None = None) -> NoReturn:
+def manage_project() -> NoReturn:
+    """The `manage-project` console script (Django's django-admin): startproject, and any
+    command of a project named by --settings or MANAGE_SETTINGS_MODULE."""
+    execute_from_command_line("manage-project")
+
+
+def main(argv: Sequence[str] | None = None, prog_name: str = PROG_NAME) -> NoReturn:
     # No command: the help, on stdout, as `manage.py --help` (as Django's manage.py does).
     args = hoist_global_options(sys.argv[1:] if argv is None else argv) or ["--help"]
     runtime = Runtime(
         settings_module=_option_value(args, "--settings"), traceback="--traceback" in args
     )
     try:
-        build_app(runtime, only=command_name(args))(args=args, prog_name=PROG_NAME, obj=runtime)
+        build_app(runtime, only=command_name(args))(args=args, prog_name=prog_name, obj=runtime)
     except ProjectError as exc:
         _fail(runtime, exc, str(exc), exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - a bug or an unexpected failure: still one line

@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -375,6 +376,23 @@ def sqlmigrate(
     sql = render(runtime.settings, app_label, migration_name, backwards)
     runtime.terminal.out(sql, end="")
     return sql
+
+
+def startproject(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The project's name: a Python identifier.")],
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Where to write it (created, or empty). Default: ./NAME."),
+    ] = None,
+) -> object:
+    """Create a new project: manage.py, settings.py, migrations/ and apps/."""
+    from project.services.startproject import startproject as create
+
+    runtime: Runtime = ctx.obj
+    created = create(name, directory)
+    output.render_startproject(runtime.terminal, created)
+    return created
 
 
 def startapp(

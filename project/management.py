@@ -90,6 +90,7 @@ def _builtin_commands() -> dict[str, Callable[..., Any]]:
         commands.showmigrations,
         commands.squashmigrations,
         commands.sqlmigrate,
+        commands.startproject,
         commands.startapp,
         commands.check,
     )

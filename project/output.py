@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from project.services.showmigrations import AppStatus, MigrationStatus
     from project.services.squashmigrations import SquashResult
     from project.services.startapp import NewApp
+    from project.services.startproject import NewProject
 
 # Styles, as click.style (typer.style) arguments; colour only on a terminal, never with --no-color.
 Style = Mapping[str, Any]
@@ -305,6 +306,16 @@ def render_startapp(term: Terminal, app: NewApp) -> None:
         term.out(f'Add "apps.{app.name}" to INSTALLED_APPS in your settings.')
     term.out(
         f"Next: write models in {display_path(app.path / 'models.py')}, then run makemigrations {app.name}."
+    )
+
+
+def render_startproject(term: Terminal, project: NewProject) -> None:
+    from project.tracebacks import display_path
+
+    term.out(f"Created project '{project.name}' in {display_path(project.path)}.")
+    term.out(
+        f"Next: cd {display_path(project.path)}, then python manage.py startapp NAME, "
+        "write its models, and run makemigrations and migrate."
     )
 
 

@@ -21,6 +21,9 @@ from project.errors import SettingsError
 
 SETTINGS_ENV_VAR = "MANAGE_SETTINGS_MODULE"
 DEFAULT_DATABASE_URL = "sqlite:///db.sqlite3"
+DEFAULT_SETTINGS_MODULE = "settings"  # settings.py beside manage.py
+
+_chosen_by_setup: str | None = None  # what setup() chose, for the rest of the process
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,40 @@ class Settings:
 
 
 def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
-    """`--settings` wins over the environment variable, as in Django."""
-    name = explicit or environ.get(SETTINGS_ENV_VAR)
+    """`--settings` wins over the environment variable, which wins over setup()'s choice,
+    as in Django."""
+    name = explicit or environ.get(SETTINGS_ENV_VAR) or _chosen_by_setup
     if not name:
         raise SettingsError(
-            f"No settings module given. Pass --settings=MODULE or set {SETTINGS_ENV_VAR}."
+            f"No settings module given. Pass --settings=MODULE or set {SETTINGS_ENV_VAR} "
+            "(from Python: call project.setup() first)."
         )
     return name
+
+
+def setup(settings_module: str | None = None) -> Settings:
+    """Choose this process's settings, as `django.setup()`: the argument, else
+    $MANAGE_SETTINGS_MODULE, else `settings` importable from the current folder (as
+    manage.py does); then import every app's models, so that model errors show here and
+    the models are ready to use. Returns the settings."""
+    global _chosen_by_setup
+    name = settings_module or os.environ.get(SETTINGS_ENV_VAR) or _settings_in_current_folder()
+    settings = load_settings(name)
+    from project.apps import get_app_configs
+    from project.model_tables import load_models
+
+    load_models(get_app_configs(settings))
+    _chosen_by_setup = name
+    return settings
+
+
+def _settings_in_current_folder() -> str:
+    if not (Path.cwd() / f"{DEFAULT_SETTINGS_MODULE}.py").is_file():
+        raise SettingsError(
+            f"No settings found: there is no {DEFAULT_SETTINGS_MODULE}.py in {Path.cwd()}. Run from "
+            f"the folder of manage.py, set {SETTINGS_ENV_VAR}, or call setup('mysite.settings')."
+        )
+    return DEFAULT_SETTINGS_MODULE
 
 
 def load_settings(

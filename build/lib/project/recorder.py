@@ -1,0 +1,156 @@
+"""Our migration history table, beside Alembic's version table (Django's `django_migrations`,
+Flyway's schema history): which migration was applied when, how long it took, and a checksum
+of its file as applied, so an applied migration edited afterwards is noticed.
+
+Rows are written in the same transaction as Alembic's version table, so the two agree after
+every command, failures and `--fake` included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sqlalchemy import Connection, Table
+
+    from project.history import Migration
+
+TABLE = "manage_migrations"
+
+
+@dataclass(frozen=True)
+class Record:
+    app: str
+    name: str
+    revision: str
+    parents: tuple[str, ...]  # what it followed: how --prune rewinds past a missing file
+    applied_at: datetime | None  # None: applied before this history was kept
+    duration: float | None
+    checksum: str
+    faked: bool
+
+
+def checksum(path: Path) -> str:
+    """sha256 of the file, line endings normalised (a checkout on Windows is no change)."""
+    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+
+
+@cache  # one Table, so SQLAlchemy compiles each statement once per run
+def table() -> Table:
+    import sqlalchemy as sa
+
+    return sa.Table(
+        TABLE,
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("app", sa.String(100), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("revision", sa.String(32), nullable=False, unique=True),
+        sa.Column("parents", sa.String(255), nullable=False),
+        sa.Column("applied_at", sa.DateTime(timezone=True)),
+        sa.Column("duration", sa.Float),
+        sa.Column("checksum", sa.String(64), nullable=False),
+        sa.Column("faked", sa.Boolean, nullable=False),
+    )
+
+
+def ensure(connection: Connection) -> None:
+    """Create the table once; its own committed transaction (DDL)."""
+    table().create(connection, checkfirst=True)
+    connection.commit()
+
+
+def read(connection: Connection) -> dict[str, Record]:
+    """{revision: record}; empty when the table does not exist yet."""
+    import sqlalchemy as sa
+
+    if not sa.inspect(connection).has_table(TABLE):
+        connection.commit()
+        return {}
+    rows = connection.execute(sa.select(table())).mappings().all()
+    connection.commit()
+    return {
+        row["revision"]: Record(
+            row["app"],
+            row["name"],
+            row["revision"],
+            tuple(p for p in row["parents"].split(",") if p),
+            row["applied_at"],
+            row["duration"],
+            row["checksum"],
+            bool(row["faked"]),
+        )
+        for row in rows
+    }
+
+
+def revisions(connection: Connection) -> set[str]:
+    """The revisions recorded (the table exists: see ensure)."""
+    import sqlalchemy as sa
+
+    return set(connection.execute(sa.select(table().c.revision)).scalars())
+
+
+def applied(
+    connection: Connection,
+    migration: Migration,
+    duration: float | None,
+    faked: bool,
+    backfill: bool = False,
+    replace: bool = True,
+) -> None:
+    """Inside the migration's transaction: it is applied (`backfill`: it was, some time
+    before this history was kept, so when is unknown). `replace=False`: there is no row
+    for it yet, which saves a statement per migration."""
+    import sqlalchemy as sa
+
+    history = table()
+    if replace:
+        connection.execute(sa.delete(history).where(history.c.revision == migration.revision))
+    connection.execute(
+        sa.insert(history).values(
+            app=migration.app_label,
+            name=migration.name,
+            revision=migration.revision,
+            parents=",".join(migration.down_revisions + migration.dependencies),
+            applied_at=None if backfill else datetime.now(timezone.utc),
+            duration=duration,
+            checksum=checksum(migration.path),
+            faked=faked,
+        )
+    )
+
+
+def accept(connection: Connection, migrations: Iterable[Migration]) -> None:
+    """Record the files as they are now as the ones applied (their checksums)."""
+    import sqlalchemy as sa
+
+    history = table()
+    for migration in migrations:
+        connection.execute(
+            sa.update(history)
+            .where(history.c.revision == migration.revision)
+            .values(checksum=checksum(migration.path))
+        )
+    connection.commit()
+
+
+def unapplied(connection: Connection, revision: str) -> None:
+    import sqlalchemy as sa
+
+    history = table()
+    connection.execute(sa.delete(history).where(history.c.revision == revision))
+
+
+def forget(connection: Connection, revisions: Any) -> None:
+    import sqlalchemy as sa
+
+    history = table()
+    connection.execute(sa.delete(history).where(history.c.revision.in_(list(revisions))))

@@ -1,0 +1,145 @@
+"""check: Django's system checks for this domain, and with `drift`, the live database
+against what its applied migrations say it should be.
+
+Errors found: settings that do not load or name a database driver that is not installed,
+models or migration files that do not import, conflicts, migrations missing a cross-app
+dependency, and models that differ from what the migrations build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from project.checks import problems
+from project.errors import ProjectError
+from project.model_tables import load_models
+from project.recorder import TABLE as HISTORY_TABLE
+from project.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, MetaData
+
+    from project.describe import Change
+    from project.history import Migration
+    from project.settings import Settings
+
+
+BOOKKEEPING = {"alembic_version", HISTORY_TABLE}  # the tables that record migrations
+
+
+@dataclass
+class TableDrift:
+    table: str
+    changes: list[Change]  # what the database would need to match its history
+
+
+@dataclass
+class CheckResult:
+    apps: int
+    migrations: int
+    errors: list[str] = field(default_factory=list)
+    drift: list[TableDrift] | None = None  # None: not asked for
+    applied: list[Migration] = field(default_factory=list)  # the history compared with
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.drift
+
+
+def check(settings: Settings, drift: bool = False) -> CheckResult:
+    """Import everything, then report every problem found (not only the first)."""
+    from project.database import create_engine
+
+    workspace = Workspace(settings)
+    errors = []
+    try:
+        create_engine(settings).dispose()  # the URL parses and its driver is installed
+    except ProjectError as exc:
+        errors.append(str(exc))
+    load_models(workspace.apps)
+    history = workspace.history
+    result = CheckResult(len(workspace.apps), len(history.migrations), errors)
+    graph = problems(history)
+    errors.extend(graph)
+    if not graph and not errors:
+        errors.extend(_unmigrated_changes(settings))
+    if drift and not graph:  # drift needs a sound history, not models that match it
+        result.drift, result.applied = _drift(workspace)
+    return result
+
+
+def _unmigrated_changes(settings: Settings) -> list[str]:
+    from project.questioner import ProbingQuestioner
+    from project.services.makemigrations import makemigrations
+
+    try:
+        pending = makemigrations(settings, write=False, questioner=ProbingQuestioner()).migrations
+    except ProjectError as exc:
+        return [f"Could not compare the models with the migrations: {exc}"]
+    return [
+        f"The models of app '{m.app_label}' have changes that no migration makes "
+        f"({', '.join(str(c) for c in m.changes[:3])}{', ...' if len(m.changes) > 3 else ''}): "
+        f"run 'python manage.py makemigrations {m.app_label}'."
+        for m in pending
+    ]
+
+
+def _drift(workspace: Workspace) -> tuple[list[TableDrift], list[Migration]]:
+    """Compare the live schema with the history replayed up to the live version rows."""
+    from project.state import history_state
+
+    with workspace.connect() as live:
+        rows = workspace.applied_rows(live)
+    history = workspace.history
+    applied = [m for m in history.migrations if m.revision in history.applied(rows)]
+    with history_state(workspace, target=rows or ("base",)) as state:
+        expected = _reflect(state.connection)
+        sequences = _all_sequences(state.connection)
+    with workspace.connect() as live:
+        found = _differences(live, expected, sequences)
+    return found, applied
+
+
+def _all_sequences(connection: Connection) -> dict[str, dict[str, Any]]:
+    from project.sequences import reflect_sequences
+
+    return reflect_sequences(connection, None)
+
+
+def _reflect(connection: Connection) -> MetaData:
+    from sqlalchemy import MetaData
+
+    metadata = MetaData()
+    metadata.reflect(connection, only=lambda name, _: name not in BOOKKEEPING)
+    return metadata
+
+
+def _differences(
+    live: Connection, expected: MetaData, sequences: dict[str, dict[str, Any]]
+) -> list[TableDrift]:
+    """A reflected schema carries no column sequences: they are compared as reflected."""
+    from alembic.autogenerate import produce_migrations
+    from alembic.runtime.migration import MigrationContext
+
+    from project.compare import autogenerate_options
+    from project.describe import describe_operations
+    from project.operations import AlterSequenceOp, CreateSequenceOp, DropSequenceOp
+
+    def include(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
+        return type_ != "sequence" and not (type_ == "table" and name in BOOKKEEPING)
+
+    options = autogenerate_options(live.dialect.name, expected, include)
+    context = MigrationContext.configure(live, opts=options)
+    operations = list(produce_migrations(context, expected).upgrade_ops.ops)  # type: ignore[union-attr]
+    there = _all_sequences(live)
+    operations += [CreateSequenceOp(n) for n in sorted(set(sequences) - set(there))]
+    operations += [DropSequenceOp(n) for n in sorted(set(there) - set(sequences))]
+    operations += [
+        AlterSequenceOp(n) for n in sorted(set(there) & set(sequences)) if there[n] != sequences[n]
+    ]
+    changes = describe_operations(operations)
+    tables: dict[str, list[Change]] = {}
+    for change in changes:
+        tables.setdefault(change.table or "(database)", []).append(change)
+    return [TableDrift(table, tables[table]) for table in sorted(tables)]

@@ -1,0 +1,183 @@
+"""makemigrations: compare the models with the migration history, one new file per changed app.
+
+By default the history is replayed into a scratch database (project.state) and the models
+are compared with that; `from_db=True` compares with the configured database instead, as
+plain Alembic does (it must then have every migration applied).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from project.apps import AppConfig, select_apps
+from project.errors import DatabaseError, UsageError
+from project.fingerprint import fingerprint, known_unchanged, remember_unchanged
+from project.planner import NewMigration, Planner, docstring, new_migration
+from project.questioner import Questioner
+from project.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from project.history import History
+    from project.lint import Finding
+    from project.settings import Settings
+
+EMPTY_MIGRATION_NAME = "manual"
+
+
+@dataclass
+class MakeMigrationsResult:
+    migrations: list[NewMigration]
+    ignored_tables: list[str]  # tables no installed app owns, left alone
+    written: bool
+    compared_with: str = ""  # "the configured database", or how the history state was built
+    notes: list[str] = field(default_factory=list)
+    lint: list[Finding] | None = None  # None: not asked for
+
+
+def makemigrations(
+    settings: Settings,
+    app_labels: Sequence[str] = (),
+    *,
+    name: str | None = None,
+    empty: bool = False,
+    write: bool = True,
+    from_db: bool | None = None,
+    cache: bool = True,
+    questioner: Questioner | None = None,
+    lint: bool = False,
+) -> MakeMigrationsResult:
+    """Write (or, with `write=False`, only plan) the migrations the models need.
+
+    `from_db` None follows the MAKEMIGRATIONS_FROM_DATABASE setting; `cache=False` rebuilds
+    the history state instead of reusing a cached one. Without a `questioner`, nothing is
+    asked: an ambiguous change (a rename? a default for existing rows?) is an error.
+    """
+    if name is not None and not name.isidentifier():
+        raise UsageError(f"The migration name must be a valid Python identifier, not '{name}'.")
+    workspace = Workspace(settings)
+    apps = select_apps(workspace.apps, app_labels) if app_labels else workspace.apps
+    if empty:
+        if not app_labels:
+            raise UsageError("You must supply at least one app label when using --empty.")
+        return _empty_migrations(workspace, apps, name or EMPTY_MIGRATION_NAME, write)
+    if from_db is None:
+        from_db = settings.makemigrations_from_database
+    labels = [app.label for app in apps]
+    # The fingerprint covers the migration files: a cached "no changes" also means that
+    # no conflict has appeared since, so the history need not even be read.
+    key = fingerprint(settings, labels) if cache and not from_db else None
+    if key and not lint and known_unchanged(settings, key):
+        return MakeMigrationsResult(
+            [], [], False, "the migration history (unchanged since the last check)"
+        )
+    workspace.history.require_no_conflicts()
+    result = _autogenerate(workspace, apps, name, write, from_db, cache, questioner or Questioner())
+    if key and not result.migrations:
+        remember_unchanged(settings, key)
+    if lint:
+        from project.alembic_config import script_directory
+        from project.history import load_history
+        from project.lint import lint as find_unreviewed
+
+        history = workspace.history
+        if result.written:  # files just written are read again, and linted too
+            history = load_history(script_directory(workspace.config), workspace.apps)
+        result.lint = find_unreviewed(history, [app.label for app in apps], result.migrations)
+    return result
+
+
+def _autogenerate(
+    workspace: Workspace,
+    selected: list[AppConfig],
+    name: str | None,
+    write: bool,
+    from_db: bool,
+    cache: bool,
+    questioner: Questioner,
+) -> MakeMigrationsResult:
+    from project.database import database_url
+    from project.model_tables import load_models, require_migratable
+    from project.state import history_state
+
+    models = load_models(workspace.apps)
+    require_migratable(models, database_url(workspace.settings).get_backend_name())
+    history = workspace.history
+    planner = Planner(workspace, history, models, selected, name, write, questioner)
+    if from_db:
+        with workspace.connect() as connection:
+            _require_up_to_date(history, workspace.applied_rows(connection))
+            scripts = _revision(workspace, connection, planner)
+        compared_with, notes = "the configured database", []
+    else:
+        with history_state(workspace, cache=cache) as state:
+            planner.on_renames = state.spoil
+            scripts = _revision(workspace, state.connection, planner)
+        compared_with, notes = f"the migration history ({state.description})", state.notes
+    if write:
+        format_files([Path(s.path) for s in scripts])
+    ignored = sorted(set(planner.ignored))
+    return MakeMigrationsResult(
+        planner.planned, ignored, write and bool(planner.planned), compared_with, notes
+    )
+
+
+def _revision(workspace: Workspace, connection: Connection, planner: Planner) -> Any:
+    """Alembic's autogenerate on `connection`, shaped by the planner's hooks."""
+    from project import revisions
+
+    options = planner.configure_options(connection.dialect.name)
+    return revisions.autogenerate(workspace, connection, planner.process, options)
+
+
+def _empty_migrations(
+    workspace: Workspace, apps: list[AppConfig], name: str, write: bool
+) -> MakeMigrationsResult:
+    from project import revisions
+
+    history = workspace.history
+    planned = []
+    for app in apps:
+        new = new_migration(
+            history, app, name, changes=[], taken={m.revision for m in history.migrations}
+        )
+        planned.append(new)
+        if write:
+            leaf = history.leaf(app.label)
+            workspace.config.attributes.setdefault("docstrings", {})[new.revision] = docstring(new)
+            workspace.config.attributes.setdefault("data_migrations", set()).add(new.revision)
+            revisions.empty(
+                workspace,
+                message=new.name,
+                head=f"{app.label}@head" if leaf else "base",
+                branch_label=None if leaf else app.label,
+                version_path=str(app.migrations_dir),
+                rev_id=new.revision,
+            )
+            format_files([new.path])
+    return MakeMigrationsResult(planned, [], write)
+
+
+def _require_up_to_date(history: History, version_rows: Sequence[str]) -> None:
+    applied = history.applied(version_rows)
+    missing = [m.key for m in history.migrations if m.revision not in applied]
+    if missing:
+        raise DatabaseError(
+            f"The database is not up to date: {len(missing)} migration(s) not applied "
+            f"({', '.join(missing)}). Run 'python manage.py migrate' first."
+        )
+
+
+def format_files(paths: list[Path]) -> None:
+    """Format new files with ruff, if it is installed, so they read like the rest of the code."""
+    if paths and importlib.util.find_spec("ruff") is not None:
+        subprocess.run(
+            [sys.executable, "-m", "ruff", "format", "--quiet", *map(str, paths)], check=False
+        )

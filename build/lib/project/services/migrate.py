@@ -1,0 +1,302 @@
+"""migrate: apply or unapply migrations with Alembic, one transaction per migration.
+
+The run holds the database's migration lock (project.locking), reads the plan only once
+it has the lock, and stops between migrations when asked to (Ctrl+C, SIGTERM), so an
+interrupted run leaves a database the next run completes, on MariaDB too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from project.apps import select_apps
+from project.checks import require_sound_graph
+from project.errors import DatabaseError, ProjectError, UsageError
+from project.runner import Progress, Step, revision_steps, run_steps
+from project.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy import Connection
+
+    from project.describe import Change
+    from project.history import History, Migration
+    from project.settings import Settings
+
+ZERO = "zero"
+
+
+@dataclass
+class Plan:
+    """What `migrate` will do: Django's "Operations to perform", then the steps in order."""
+
+    summary: str  # e.g. "Apply all migrations: owners, pets"
+    steps: list[Step]
+    forward: bool
+    alembic_target: str
+    dependants: list[Migration] = field(
+        default_factory=list
+    )  # other apps' migrations, unapplied first
+    changed: list[Migration] = field(default_factory=list)  # applied, and edited since
+    accepted: list[Migration] = field(default_factory=list)  # edited, and accepted by --fake
+
+
+def plan_migrate(
+    settings: Settings, app_label: str | None = None, target: str | None = None
+) -> Plan:
+    workspace = Workspace(settings)
+    require_sound_graph(workspace.history, _cache(settings))
+    with workspace.connect() as connection:
+        return _plan(workspace, connection, app_label, target)
+
+
+def migrate(
+    settings: Settings,
+    app_label: str | None = None,
+    target: str | None = None,
+    *,
+    progress: Progress | None = None,
+    before_run: Callable[[Plan], None] | None = None,
+    on_lock_wait: Callable[[], None] | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
+    fake: bool = False,
+    fake_initial: bool = False,
+) -> Plan:
+    """Bring the database to the target; returns the plan that was carried out.
+
+    `stop_requested` is asked before each migration: when it says yes, the run ends
+    cleanly after the migration in progress (MigrationInterrupted). `fake` records the
+    migrations as applied (or unapplied) without running them; `fake_initial` does so for
+    an app's initial migration whose tables all exist already (Django's rule).
+    """
+    from project import recorder
+    from project.locking import migration_lock
+
+    workspace = Workspace(settings)
+    if app_label is not None:
+        select_apps(workspace.apps, [app_label])  # bad input fails before any waiting
+    require_sound_graph(workspace.history, _cache(settings))  # or a file that cannot be imported
+    with (
+        migration_lock(workspace, settings.migrate_lock_timeout, on_lock_wait or (lambda: None)),
+        workspace.connect() as connection,
+    ):
+        plan = _plan(workspace, connection, app_label, target)
+        plan.changed = changed_since_applied(workspace, connection, backfill=True)
+        if plan.changed and fake:  # Flyway's repair: the files as they are now were applied
+            recorder.accept(connection, plan.changed)
+            plan.accepted, plan.changed = plan.changed, []
+        if plan.changed and settings.strict_migration_checksums:
+            raise ProjectError(
+                f"{', '.join(m.key for m in plan.changed)} changed after it was applied (its checksum "
+                "differs). Restore the file as it was, or, if the change is intended, make it on the "
+                "database by hand and accept it with 'migrate --fake'; STRICT_MIGRATION_CHECKSUMS is on."
+            )
+        existing = _existing_initials(connection, plan) if fake_initial else set()
+        if before_run:
+            before_run(plan)
+        if plan.steps:
+            run_steps(
+                workspace,
+                connection,
+                plan.alembic_target,
+                plan.forward,
+                progress or (lambda event, step: None),
+                stop_requested,
+                fake=lambda migration: fake or migration.revision in existing,
+            )
+            if workspace.unsquashed:  # it ran the replaced migrations: maybe all of them now
+                workspace.use_view(frozenset())
+                workspace.applied_rows(connection, restamp=True)
+    return plan
+
+
+def _cache(settings: Settings) -> Path:
+    from project.state import CACHE_FOLDER
+
+    return settings.base_dir / CACHE_FOLDER
+
+
+def changed_since_applied(
+    workspace: Workspace, connection: Connection, backfill: bool = False
+) -> list[Migration]:
+    """Applied migrations whose file differs from the one applied (by our history table's
+    checksum). With `backfill`, applied migrations the history does not know yet (applied
+    before it was kept) are recorded as they are now."""
+    from project import recorder
+
+    records = recorder.read(connection)
+    history = workspace.history
+    applied = history.applied(workspace.applied_rows(connection, ghosts_ok=True))
+    missing = [m for m in history.migrations if m.revision in applied and m.revision not in records]
+    if backfill and missing:
+        recorder.ensure(connection)
+        for migration in missing:
+            recorder.applied(connection, migration, None, faked=False, backfill=True)
+        connection.commit()
+    return [
+        m
+        for m in history.migrations
+        if m.revision in records
+        and m.revision in applied
+        and records[m.revision].checksum != recorder.checksum(m.path)
+    ]
+
+
+def prune(settings: Settings, on_lock_wait: Callable[[], None] | None = None) -> list[str]:
+    """Forget applied migrations whose files are gone: version table rows become what they
+    followed, history rows go. Returns the migrations forgotten (app.name, or revision)."""
+    from sqlalchemy import text
+
+    from project import recorder
+    from project.locking import migration_lock
+
+    workspace = Workspace(settings)
+    with (
+        migration_lock(workspace, settings.migrate_lock_timeout, on_lock_wait or (lambda: None)),
+        workspace.connect() as connection,
+    ):
+        rows = workspace.applied_rows(connection, ghosts_ok=True)
+        records = recorder.read(connection)
+        history = workspace.history
+        gone = {
+            revision: record
+            for revision, record in records.items()
+            if revision not in history.by_revision
+        }
+        unrecorded = [ghost for ghost in workspace.ghosts if isinstance(ghost, str)]
+        if unrecorded:
+            raise DatabaseError(
+                f"Revision '{unrecorded[0]}' in the version table has no file and no history: "
+                "what it followed is unknown, so it cannot be pruned safely. Restore its file, "
+                "or delete its row from the alembic_version table by hand."
+            )
+        ghosts = [ghost.revision for ghost in workspace.ghosts]
+        if ghosts:
+            applied = history.applied(rows)
+            below = {
+                r
+                for m in history.migrations
+                if m.revision in applied
+                for r in m.down_revisions + m.dependencies
+            }
+            heads = [
+                m.revision
+                for m in history.migrations
+                if m.revision in applied and m.revision not in below
+            ]
+            connection.execute(text("DELETE FROM alembic_version"))
+            for head in heads:
+                connection.execute(
+                    text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head}
+                )
+        if gone:
+            recorder.forget(connection, gone)
+        connection.commit()
+    named = {revision: f"{record.app}.{record.name}" for revision, record in gone.items()}
+    return sorted({named.get(revision, revision) for revision in [*ghosts, *gone]})
+
+
+def _existing_initials(connection: Connection, plan: Plan) -> set[str]:
+    """Initial migrations of the plan whose tables (and their columns) all exist: they are
+    faked. Some of them existing, or missing columns, is an error that says which."""
+    import sqlalchemy as sa
+    from alembic.operations import ops
+
+    from project.migration_files import read_operations
+
+    inspector = sa.inspect(connection)
+    existing = set(inspector.get_table_names())
+    found = set()
+    for step in plan.steps:
+        migration = step.migration
+        if not step.forward or migration.down_revisions:
+            continue
+        creates = [
+            op for op in read_operations(migration.path) if isinstance(op, ops.CreateTableOp)
+        ]
+        present = [op for op in creates if op.table_name in existing]
+        if not creates or not present:
+            continue
+        missing = [op.table_name for op in creates if op.table_name not in existing]
+        if missing:
+            raise ProjectError(
+                f"Cannot fake {migration.key}: tables {', '.join(missing)} do not exist, while "
+                f"{', '.join(op.table_name for op in present)} do. Create or drop them to match it."
+            )
+        for op in present:
+            columns = {column["name"] for column in inspector.get_columns(op.table_name)}
+            lacking = [
+                c.name for c in op.columns if isinstance(c, sa.Column) and c.name not in columns
+            ]
+            if lacking:
+                raise ProjectError(
+                    f"Cannot fake {migration.key}: table {op.table_name} exists but has no column "
+                    f"{', '.join(lacking)}. Alter the table to match the migration, then try again."
+                )
+        found.add(migration.revision)
+    connection.commit()
+    return found
+
+
+def step_changes(step: Step) -> list[Change]:
+    """What a step does, read from its migration file (for `migrate --plan`)."""
+    from project.describe import describe_operations
+    from project.migration_files import read_operations
+
+    function = "upgrade" if step.forward else "downgrade"
+    return describe_operations(
+        read_operations(step.migration.path, function), step.migration.app_label
+    )
+
+
+def _plan(
+    workspace: Workspace, connection: Connection, app_label: str | None, target: str | None
+) -> Plan:
+    rows = workspace.applied_rows(connection, restamp=True)
+    history = workspace.history  # after the rows: they choose the view of squashed migrations
+    applied = history.applied(rows)
+    if app_label is None:
+        labels = ", ".join(app.label for app in workspace.apps if history.for_app(app.label))
+        return _steps(history, rows, "heads", True, f"Apply all migrations: {labels or '(none)'}")
+    app = select_apps(workspace.apps, [app_label])[0]
+    if not history.for_app(app.label):
+        raise UsageError(f"App '{app.label}' does not have migrations.")
+    if target is None:
+        return _steps(
+            history, rows, f"{app.label}@head", True, f"Apply all migrations: {app.label}"
+        )
+    if target == ZERO:
+        plan = _steps(
+            history, rows, f"{app.label}@base", False, f"Unapply all migrations: {app.label}"
+        )
+    else:
+        migration = history.find(app.label, target)
+        summary = f"Target specific migration: {migration.name}, from {app.label}"
+        plan = _steps(history, rows, migration.revision, migration.revision not in applied, summary)
+    irreversible = [
+        step.migration.key
+        for step in plan.steps
+        if not step.forward and not step.migration.reversible
+    ]
+    if irreversible:
+        raise ProjectError(
+            f"Cannot unapply {irreversible[0]}: it is irreversible (a data migration without a "
+            "backward function). Nothing was unapplied."
+        )
+    plan.dependants = [
+        step.migration for step in plan.steps if step.migration.app_label != app.label
+    ]
+    return plan
+
+
+def _steps(
+    history: History, rows: tuple[str, ...], target: str, forward: bool, summary: str
+) -> Plan:
+    steps = [
+        Step(history.by_revision[s.revision.revision], forward)
+        for s in revision_steps(history, rows, target, forward)
+    ]
+    return Plan(summary, steps, forward, target)

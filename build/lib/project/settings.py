@@ -1,0 +1,152 @@
+"""Load the settings module, the environment and `.env` into one frozen `Settings`.
+
+Precedence for `DATABASE_URL`: the real environment, then `.env` beside the settings
+module (read with python-dotenv, never written into `os.environ`), then the settings
+module, then the SQLite default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from dotenv import dotenv_values
+
+from project.errors import SettingsError
+
+SETTINGS_ENV_VAR = "MANAGE_SETTINGS_MODULE"
+DEFAULT_DATABASE_URL = "sqlite:///db.sqlite3"
+DEFAULT_SETTINGS_MODULE = "settings"  # settings.py beside manage.py
+
+_chosen_by_setup: str | None = None  # what setup() chose, for the rest of the process
+
+
+@dataclass(frozen=True)
+class Settings:
+    module: str
+    base_dir: Path
+    installed_apps: tuple[str, ...]
+    database_url: str
+    protect_unowned_tables: bool = True
+    migrations_per_dialect: bool = False  # apps/<app>/migrations/<dialect>/ instead of one history
+    makemigrations_from_database: bool = False  # compare models with the live DB, not the history
+    strict_migration_checksums: bool = (
+        False  # an applied migration edited since: error, not warning
+    )
+    connect_timeout: float = 10.0  # seconds to reach the database server
+    migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
+
+
+def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
+    """`--settings` wins over the environment variable, which wins over setup()'s choice,
+    as in Django."""
+    name = explicit or environ.get(SETTINGS_ENV_VAR) or _chosen_by_setup
+    if not name:
+        raise SettingsError(
+            f"No settings module given. Pass --settings=MODULE or set {SETTINGS_ENV_VAR} "
+            "(from Python: call project.setup() first)."
+        )
+    return name
+
+
+def setup(settings_module: str | None = None) -> Settings:
+    """Choose this process's settings, as `django.setup()`: the argument, else
+    $MANAGE_SETTINGS_MODULE, else `settings` importable from the current folder (as
+    manage.py does); then import every app's models, so that model errors show here and
+    the models are ready to use. Returns the settings."""
+    global _chosen_by_setup
+    name = settings_module or os.environ.get(SETTINGS_ENV_VAR) or _settings_in_current_folder()
+    settings = load_settings(name)
+    from project.apps import get_app_configs
+    from project.model_tables import load_models
+
+    load_models(get_app_configs(settings))
+    _chosen_by_setup = name
+    return settings
+
+
+def _settings_in_current_folder() -> str:
+    if not (Path.cwd() / f"{DEFAULT_SETTINGS_MODULE}.py").is_file():
+        raise SettingsError(
+            f"No settings found: there is no {DEFAULT_SETTINGS_MODULE}.py in {Path.cwd()}. Run from "
+            f"the folder of manage.py, set {SETTINGS_ENV_VAR}, or call setup('mysite.settings')."
+        )
+    return DEFAULT_SETTINGS_MODULE
+
+
+def load_settings(
+    explicit_module: str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    name = settings_module_name(explicit_module, environ)
+    module = _import_settings(name)
+    base_dir = Path(getattr(module, "BASE_DIR", Path(module.__file__ or ".").parent)).resolve()
+    # An empty variable counts as unset, so `DATABASE_URL= python manage.py ...` falls back.
+    env = {**dotenv_values(base_dir / ".env"), **{k: v for k, v in environ.items() if v}}
+    return Settings(
+        module=name,
+        base_dir=base_dir,
+        installed_apps=_installed_apps(module),
+        database_url=str(
+            env.get("DATABASE_URL") or getattr(module, "DATABASE_URL", DEFAULT_DATABASE_URL)
+        ),
+        protect_unowned_tables=_bool_setting(module, "PROTECT_UNOWNED_TABLES", True),
+        migrations_per_dialect=_bool_setting(module, "MIGRATIONS_PER_DIALECT", False),
+        makemigrations_from_database=_bool_setting(module, "MAKEMIGRATIONS_FROM_DATABASE", False),
+        strict_migration_checksums=_bool_setting(module, "STRICT_MIGRATION_CHECKSUMS", False),
+        connect_timeout=_seconds_setting(module, "DATABASE_CONNECT_TIMEOUT", 10.0),
+        migrate_lock_timeout=_seconds_setting(module, "MIGRATE_LOCK_TIMEOUT", 600.0),
+    )
+
+
+def _import_settings(name: str) -> ModuleType:
+    # The settings module sits beside manage.py, which is sys.path[0] for `python manage.py`;
+    # `call_command` from elsewhere needs the working directory too, as Django's does.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise SettingsError(
+                f"Cannot import settings module '{name}': no such module. "
+                f"Check --settings or {SETTINGS_ENV_VAR}."
+            ) from exc
+        raise SettingsError(f"Cannot import settings module '{name}': {exc}.") from exc
+    except Exception as exc:
+        from project.tracebacks import where
+
+        raise SettingsError(
+            f"Cannot import settings module '{name}' ({where(exc)}): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _installed_apps(module: ModuleType) -> tuple[str, ...]:
+    apps = getattr(module, "INSTALLED_APPS", None)
+    if not isinstance(apps, (list, tuple)) or not all(isinstance(a, str) for a in apps):
+        raise SettingsError(
+            f"INSTALLED_APPS in '{module.__name__}' must be a list of dotted module paths, "
+            'e.g. ["apps.owners", "apps.pets"].'
+        )
+    return tuple(apps)
+
+
+def _bool_setting(module: ModuleType, name: str, default: bool) -> bool:
+    value = getattr(module, name, default)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} in '{module.__name__}' must be True or False, not {value!r}.")
+    return value
+
+
+def _seconds_setting(module: ModuleType, name: str, default: float) -> float:
+    value = getattr(module, name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise SettingsError(
+            f"{name} in '{module.__name__}' must be a positive number of seconds, not {value!r}."
+        )
+    return float(value)

@@ -1,0 +1,43 @@
+"""manage.py for SQLAlchemy: Django's migration workflow on Alembic.
+
+What a project imports from here (loaded on first use, so `import project` stays cheap):
+
+    from project import Model, data_migration, call_command, setup, ProjectError
+
+    setup()                      # the settings, found as manage.py finds them
+    call_command("migrate")      # any command, as `python manage.py migrate`
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from project.data import data_migration
+    from project.db import Model
+    from project.errors import ProjectError
+    from project.management import call_command
+    from project.settings import Settings, setup
+
+__all__ = ["Model", "ProjectError", "Settings", "call_command", "data_migration", "setup"]
+
+_EXPORTS = {
+    "Model": "project.db",
+    "ProjectError": "project.errors",
+    "Settings": "project.settings",
+    "call_command": "project.management",
+    "data_migration": "project.data",
+    "setup": "project.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'project' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
