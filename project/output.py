@@ -196,6 +196,13 @@ def render_migrate_heading(term: Terminal, plan: Plan) -> None:
     render_changed(term, plan.changed)
     for migration in plan.accepted:
         term.out(f"Accepted the changed file of {migration.key} as applied (--fake).")
+    if plan.adopted:
+        revisions = ", ".join(f"'{revision}'" for revision in plan.adopted)
+        term.out(
+            f"Adopted the database of a plain Alembic history at revision {revisions}: its "
+            "schema matches the apps' initial migrations, which are recorded in its place "
+            "(the old revision is kept in manage_migrations)."
+        )
     term.out("Operations to perform:", style=HEADING)
     term.out(f"  {plan.summary}")
     if plan.dependants:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from project.history import Migration
 
 TABLE = "manage_migrations"
+# The app of a record kept for a revision of an adopted plain-Alembic history: no app can be
+# labelled so (labels are identifiers).
+ADOPTED = "(alembic)"
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,26 @@ def applied(
             duration=duration,
             checksum=checksum(migration.path),
             faked=faked,
+        )
+    )
+
+
+def adopted(connection: Connection, revision: str) -> None:
+    """A record of a plain Alembic history's head, replaced in the version table by the
+    apps' migrations (project.adoption): what the database was at, kept."""
+    import sqlalchemy as sa
+
+    connection.execute(sa.delete(table()).where(table().c.revision == revision))
+    connection.execute(
+        sa.insert(table()).values(
+            app=ADOPTED,
+            name="head of the plain Alembic history adopted",
+            revision=revision,
+            parents="",
+            applied_at=datetime.now(timezone.utc),
+            duration=None,
+            checksum="",
+            faked=True,
         )
     )
 

@@ -86,6 +86,10 @@ class Workspace:
         from project.recorder import read
 
         records = read(connection)
+        if not ghosts_ok and len(ghosts) == len(rows) and not set(ghosts) & set(records):
+            from project.adoption import ForeignHistoryError
+
+            raise ForeignHistoryError(ghosts)
         if not ghosts_ok:
             raise GhostRevisionError(ghosts, records)
         self.ghosts = [records.get(ghost) or ghost for ghost in ghosts]

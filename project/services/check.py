@@ -9,23 +9,17 @@ dependency, and models that differ from what the migrations build.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from project.checks import problems
 from project.errors import ProjectError
 from project.model_tables import load_models
-from project.recorder import TABLE as HISTORY_TABLE
 from project.workspace import Workspace
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, MetaData
-
     from project.describe import Change
     from project.history import Migration
     from project.settings import Settings
-
-
-BOOKKEEPING = {"alembic_version", HISTORY_TABLE}  # the tables that record migrations
 
 
 @dataclass
@@ -87,6 +81,7 @@ def _unmigrated_changes(settings: Settings) -> list[str]:
 
 def _drift(workspace: Workspace) -> tuple[list[TableDrift], list[Migration]]:
     """Compare the live schema with the history replayed up to the live version rows."""
+    from project.drift import all_sequences, reflect_schema, schema_differences
     from project.state import history_state
 
     with workspace.connect() as live:
@@ -94,51 +89,14 @@ def _drift(workspace: Workspace) -> tuple[list[TableDrift], list[Migration]]:
     history = workspace.history
     applied = [m for m in history.migrations if m.revision in history.applied(rows)]
     with history_state(workspace, target=rows or ("base",)) as state:
-        expected = _reflect(state.connection)
-        sequences = _all_sequences(state.connection)
+        expected = reflect_schema(state.connection)
+        sequences = all_sequences(state.connection)
     with workspace.connect() as live:
-        found = _differences(live, expected, sequences)
+        found = group_by_table(schema_differences(live, expected, sequences))
     return found, applied
 
 
-def _all_sequences(connection: Connection) -> dict[str, dict[str, Any]]:
-    from project.sequences import reflect_sequences
-
-    return reflect_sequences(connection, None)
-
-
-def _reflect(connection: Connection) -> MetaData:
-    from sqlalchemy import MetaData
-
-    metadata = MetaData()
-    metadata.reflect(connection, only=lambda name, _: name not in BOOKKEEPING)
-    return metadata
-
-
-def _differences(
-    live: Connection, expected: MetaData, sequences: dict[str, dict[str, Any]]
-) -> list[TableDrift]:
-    """A reflected schema carries no column sequences: they are compared as reflected."""
-    from alembic.autogenerate import produce_migrations
-    from alembic.runtime.migration import MigrationContext
-
-    from project.compare import autogenerate_options
-    from project.describe import describe_operations
-    from project.operations import AlterSequenceOp, CreateSequenceOp, DropSequenceOp
-
-    def include(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
-        return type_ != "sequence" and not (type_ == "table" and name in BOOKKEEPING)
-
-    options = autogenerate_options(live.dialect.name, expected, include)
-    context = MigrationContext.configure(live, opts=options)
-    operations = list(produce_migrations(context, expected).upgrade_ops.ops)  # type: ignore[union-attr]
-    there = _all_sequences(live)
-    operations += [CreateSequenceOp(n) for n in sorted(set(sequences) - set(there))]
-    operations += [DropSequenceOp(n) for n in sorted(set(there) - set(sequences))]
-    operations += [
-        AlterSequenceOp(n) for n in sorted(set(there) & set(sequences)) if there[n] != sequences[n]
-    ]
-    changes = describe_operations(operations)
+def group_by_table(changes: list[Change]) -> list[TableDrift]:
     tables: dict[str, list[Change]] = {}
     for change in changes:
         tables.setdefault(change.table or "(database)", []).append(change)

@@ -42,6 +42,7 @@ class Plan:
     )  # other apps' migrations, unapplied first
     changed: list[Migration] = field(default_factory=list)  # applied, and edited since
     accepted: list[Migration] = field(default_factory=list)  # edited, and accepted by --fake
+    adopted: list[str] = field(default_factory=list)  # a plain Alembic history's heads replaced
 
 
 def plan_migrate(
@@ -70,7 +71,8 @@ def migrate(
     `stop_requested` is asked before each migration: when it says yes, the run ends
     cleanly after the migration in progress (MigrationInterrupted). `fake` records the
     migrations as applied (or unapplied) without running them; `fake_initial` does so for
-    an app's initial migration whose tables all exist already (Django's rule).
+    an app's initial migration whose tables all exist already (Django's rule); on a
+    database of a plain Alembic history, it first adopts it (project.adoption).
     """
     from project import recorder
     from project.locking import migration_lock
@@ -83,7 +85,9 @@ def migrate(
         migration_lock(workspace, settings.migrate_lock_timeout, on_lock_wait or (lambda: None)),
         workspace.connect() as connection,
     ):
+        adopted = _adopt(workspace, connection, app_label, fake_initial)
         plan = _plan(workspace, connection, app_label, target)
+        plan.adopted = adopted
         plan.changed = changed_since_applied(workspace, connection, backfill=True)
         if plan.changed and fake:  # Flyway's repair: the files as they are now were applied
             recorder.accept(connection, plan.changed)
@@ -111,6 +115,26 @@ def migrate(
                 workspace.use_view(frozenset())
                 workspace.applied_rows(connection, restamp=True)
     return plan
+
+
+def _adopt(
+    workspace: Workspace, connection: Connection, app_label: str | None, fake_initial: bool
+) -> list[str]:
+    """A database of a plain Alembic history: adopted with --fake-initial, else refused."""
+    from project.adoption import ForeignHistoryError, adopt, foreign_revisions
+
+    foreign = foreign_revisions(workspace, connection)
+    if not foreign:
+        return []
+    if not fake_initial:
+        raise ForeignHistoryError(foreign)
+    if app_label is not None:
+        raise UsageError(
+            "Adopting a database of a plain Alembic history takes every app at once: run "
+            "'migrate --fake-initial' without an app label."
+        )
+    adopt(workspace, connection, foreign)
+    return foreign
 
 
 def _cache(settings: Settings) -> Path:
@@ -164,7 +188,7 @@ def prune(settings: Settings, on_lock_wait: Callable[[], None] | None = None) ->
         gone = {
             revision: record
             for revision, record in records.items()
-            if revision not in history.by_revision
+            if revision not in history.by_revision and record.app != recorder.ADOPTED
         }
         unrecorded = [ghost for ghost in workspace.ghosts if isinstance(ghost, str)]
         if unrecorded:
