@@ -264,8 +264,15 @@ def render_showmigrations(term: Terminal, apps: list[AppStatus], verbosity: int 
             suffix = f" ({'; '.join(notes)})" if notes else ""
             term.out(f" [{'X' if status.applied else ' '}] {status.migration.name}{suffix}")
         for ghost in app.ghosts:
-            name = ghost if isinstance(ghost, str) else ghost.name
-            term.out(f" [?] {name} (applied, but its file is missing: another git branch?)")
+            if isinstance(ghost, str):  # our history never recorded it
+                term.out(
+                    f" [?] {ghost} (in the version table, but no app has it: another git "
+                    "branch, or a plain Alembic history to adopt with 'migrate --fake-initial'?)"
+                )
+            else:
+                term.out(
+                    f" [?] {ghost.name} (applied, but its file is missing: another git branch?)"
+                )
     render_changed(term, [s.migration for app in apps for s in app.migrations if s.changed])
 
 

@@ -14,7 +14,7 @@ from conftest import Project, assert_error
 
 # The old project's models, moved as they were into apps/library/models.py: their own
 # base, no naming convention (the database's own constraint names).
-MODELS = '''
+MODELS = """
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -42,11 +42,11 @@ class Book(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("library_author.id", ondelete="CASCADE"))
     price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     added_at: Mapped[datetime] = mapped_column(server_default=func.now())
-'''
+"""
 
 # The plain Alembic environment the old project had (`alembic init`, then its env.py
 # pointed at the models); OLD_TABLES limits autogenerate, to write the history in steps.
-ENV_PY = '''
+ENV_PY = """
 import os
 
 from alembic import context
@@ -68,7 +68,7 @@ with engine.connect() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
-'''
+"""
 
 
 class OldAlembic:
@@ -152,6 +152,9 @@ def test_a_plain_alembic_project_is_adopted(project: Project) -> None:
     # A plain migrate says what the database is and what to do, and changes nothing.
     assert_error(project.run("migrate"), f"revision '{old_head}'", "'migrate --fake-initial'")
     assert project.versions() == {old_head}
+    shown = project.run("showmigrations", check=True).stdout
+    assert f" [?] {old_head} (in the version table, but no app has it" in shown
+    assert "'migrate --fake-initial'" in shown
 
     adopted = project.run("migrate", "--fake-initial", check=True).stdout
     assert f"Adopted the database of a plain Alembic history at revision '{old_head}'" in adopted
