@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -61,9 +62,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     (which does not bring this checkout's editable install along: nested .pth files of a
     path added that way are not read)."""
     root = tmp_path_factory.mktemp("installed")
+    source = root / "source"  # built from a copy: a build leaves build/ and *.egg-info behind
+    shutil.copytree(
+        REPO / "project", source / "project", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
     pip = [sys.executable, "-m", "pip"]
     subprocess.run(
-        [*pip, "wheel", "--quiet", "--no-deps", "-w", str(root / "wheel"), str(REPO)], check=True
+        [*pip, "wheel", "--quiet", "--no-deps", "-w", str(root / "wheel"), str(source)], check=True
     )
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
     python = root / "venv" / "bin" / "python"
