@@ -91,6 +91,7 @@ def _builtin_commands() -> dict[str, Callable[..., Any]]:
         commands.squashmigrations,
         commands.sqlmigrate,
         commands.startapp,
+        commands.inspectdb,
         commands.check,
     )
     return {function.__name__: function for function in functions}

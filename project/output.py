@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from project.recorder import Record
     from project.runner import Step
     from project.services.check import CheckResult
+    from project.services.inspectdb import Inspection
     from project.services.makemigrations import MakeMigrationsResult
     from project.services.merge import Merge
     from project.services.migrate import Plan
@@ -306,6 +307,22 @@ def render_startapp(term: Terminal, app: NewApp) -> None:
     term.out(
         f"Next: write models in {display_path(app.path / 'models.py')}, then run makemigrations {app.name}."
     )
+
+
+# inspectdb
+
+
+def render_inspectdb(term: Terminal, result: Inspection) -> None:
+    """The module on stdout (to redirect into a file); notes on stderr."""
+    for table, app in sorted(result.owned.items()):
+        term.err(
+            f"Note: table {table} belongs to app '{app}' already; a second model of it in "
+            "another app would define it twice.",
+            style=WARNING,
+        )
+    if not result.tables:
+        term.err("Note: no tables to describe (every table belongs to an installed app).")
+    term.out(result.code, end="")
 
 
 # check
