@@ -13,18 +13,20 @@ is changed, so the result pasted into an app's `models.py` needs no edits:
 - MySQL/MariaDB's TINYINT(1) is a Boolean (how they store BOOLEAN), and an INTEGER or
   BIGINT of the default display width is the generic type, so the model is readable and
   the migration says what the database has;
+- the columns in the table's order (sqlacodegen puts NOT NULL ones first);
 - `X | None` for nullable columns (this project's style), `from project.db import Model`
   in its own import block, and ruff sorts and formats the result.
 
 sqlacodegen's hooks used (subclass overrides of version 4.0.4, tested by tests/test_inspectdb):
 `should_ignore_table`, `generate_relationships`, `collect_imports`, `generate_models`,
-`group_imports`, `render_column_python_type`, `get_adapted_type`, its `Base` and the
+`group_imports`, `render_class` (no relationships to render), `render_column_python_type`, `get_adapted_type`, its `Base` and the
 `nojoined` option.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from textwrap import indent
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,7 +54,7 @@ def _generator_class() -> type[Any]:
     from sqlalchemy import BigInteger, Boolean, Integer, MetaData, SmallInteger
     from sqlalchemy.dialects import mysql
 
-    class Generator(DeclarativeGenerator):  # type: ignore[misc]
+    class Generator(DeclarativeGenerator):
         chosen: set[str]
 
         def generate_base(self) -> None:
@@ -85,6 +87,17 @@ def _generator_class() -> type[Any]:
                 del self.imports[package]  # emptied by remove_literal_import
             groups = [[line for line in group if line != ours] for group in super().group_imports()]
             return [group for group in groups if group] + [[ours]]
+
+        def render_class(self, model: Any) -> str:
+            """sqlacodegen's, but the columns in the table's order (it puts NOT NULL ones
+            first, for dataclasses): a database made by the migration then has the same
+            column order as this one."""
+            sections = [self.render_class_variables(model)]
+            columns = [self.render_column_attribute(attribute) for attribute in model.columns]
+            if columns:
+                sections.append("\n".join(columns))
+            body = "\n\n".join(indent(section, self.indentation) for section in sections if section)
+            return f"{self.render_class_declaration(model)}\n{body}"
 
         def render_column_python_type(self, column: Any) -> str:
             rendered = str(super().render_column_python_type(column))

@@ -320,6 +320,12 @@ def render_inspectdb(term: Terminal, result: Inspection) -> None:
             "another app would define it twice.",
             style=WARNING,
         )
+    for table, targets in sorted(result.unwritten.items()):
+        term.err(
+            f"Note: table {table} refers to {', '.join(targets)}, which no app owns and this "
+            "module does not describe: name it too, or its foreign key will not resolve.",
+            style=WARNING,
+        )
     if not result.tables:
         term.err("Note: no tables to describe (every table belongs to an installed app).")
     term.out(result.code, end="")

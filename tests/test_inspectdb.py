@@ -16,36 +16,48 @@ from project.inspection import HEADER, render_models
 # foreign key to an app's table and server defaults.
 LEGACY = {
     "sqlite": [
-        "CREATE TABLE example_pets (id INTEGER NOT NULL PRIMARY KEY, species VARCHAR(50), "
-        "name VARCHAR(50), birthdate DATE, sex VARCHAR(10), condition VARCHAR(50))",
-        "CREATE TABLE legacy_visits (id INTEGER NOT NULL PRIMARY KEY, code VARCHAR(20) NOT NULL, "
-        "notes TEXT, paid BOOLEAN NOT NULL DEFAULT 0, fee NUMERIC(10, 2), "
-        "visit_date DATE NOT NULL, created_at DATETIME DEFAULT CURRENT_TIMESTAMP, "
-        "status VARCHAR(10) NOT NULL DEFAULT 'new', "
-        "owner_id INTEGER REFERENCES owners_owner (id), "
-        "CONSTRAINT legacy_visits_code_key UNIQUE (code))",
+        (
+            "CREATE TABLE example_pets (id INTEGER NOT NULL PRIMARY KEY, species VARCHAR(50), "
+            "name VARCHAR(50), birthdate DATE, sex VARCHAR(10), condition VARCHAR(50))"
+        ),
+        (
+            "CREATE TABLE legacy_visits (id INTEGER NOT NULL PRIMARY KEY, code VARCHAR(20) NOT NULL, "
+            "notes TEXT, paid BOOLEAN NOT NULL DEFAULT 0, fee NUMERIC(10, 2), "
+            "visit_date DATE NOT NULL, created_at DATETIME DEFAULT CURRENT_TIMESTAMP, "
+            "status VARCHAR(10) NOT NULL DEFAULT 'new', "
+            "owner_id INTEGER REFERENCES owners_owner (id), "
+            "CONSTRAINT legacy_visits_code_key UNIQUE (code))"
+        ),
         "CREATE INDEX legacy_visits_visit_date ON legacy_visits (visit_date)",
     ],
     "postgresql": [
-        "CREATE TABLE example_pets (id SERIAL PRIMARY KEY, species VARCHAR(50), "
-        "name VARCHAR(50), birthdate DATE, sex VARCHAR(10), condition VARCHAR(50))",
-        "CREATE TABLE legacy_visits (id SERIAL PRIMARY KEY, code VARCHAR(20) NOT NULL UNIQUE, "
-        "notes TEXT, paid BOOLEAN NOT NULL DEFAULT false, fee NUMERIC(10, 2), "
-        "visit_date DATE NOT NULL, created_at TIMESTAMP DEFAULT now(), "
-        "status VARCHAR(10) NOT NULL DEFAULT 'new', "
-        "owner_id INTEGER REFERENCES owners_owner (id))",
+        (
+            "CREATE TABLE example_pets (id SERIAL PRIMARY KEY, species VARCHAR(50), "
+            "name VARCHAR(50), birthdate DATE, sex VARCHAR(10), condition VARCHAR(50))"
+        ),
+        (
+            "CREATE TABLE legacy_visits (id SERIAL PRIMARY KEY, code VARCHAR(20) NOT NULL UNIQUE, "
+            "notes TEXT, paid BOOLEAN NOT NULL DEFAULT false, fee NUMERIC(10, 2), "
+            "visit_date DATE NOT NULL, created_at TIMESTAMP DEFAULT now(), "
+            "status VARCHAR(10) NOT NULL DEFAULT 'new', "
+            "owner_id INTEGER REFERENCES owners_owner (id))"
+        ),
         "CREATE INDEX legacy_visits_visit_date ON legacy_visits (visit_date)",
     ],
     "mariadb": [
-        "CREATE TABLE example_pets (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
-        "species VARCHAR(50), name VARCHAR(50), birthdate DATE, sex VARCHAR(10), "
-        "`condition` VARCHAR(50))",
-        "CREATE TABLE legacy_visits (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
-        "code VARCHAR(20) NOT NULL UNIQUE, notes TEXT, paid BOOLEAN NOT NULL DEFAULT 0, "
-        "fee NUMERIC(10, 2), visit_date DATE NOT NULL, "
-        "created_at DATETIME DEFAULT CURRENT_TIMESTAMP, "
-        "status VARCHAR(10) NOT NULL DEFAULT 'new', owner_id INTEGER, "
-        "FOREIGN KEY (owner_id) REFERENCES owners_owner (id))",
+        (
+            "CREATE TABLE example_pets (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+            "species VARCHAR(50), name VARCHAR(50), birthdate DATE, sex VARCHAR(10), "
+            "`condition` VARCHAR(50))"
+        ),
+        (
+            "CREATE TABLE legacy_visits (id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+            "code VARCHAR(20) NOT NULL UNIQUE, notes TEXT, paid BOOLEAN NOT NULL DEFAULT 0, "
+            "fee NUMERIC(10, 2), visit_date DATE NOT NULL, "
+            "created_at DATETIME DEFAULT CURRENT_TIMESTAMP, "
+            "status VARCHAR(10) NOT NULL DEFAULT 'new', owner_id INTEGER, "
+            "FOREIGN KEY (owner_id) REFERENCES owners_owner (id))"
+        ),
         "CREATE INDEX legacy_visits_visit_date ON legacy_visits (visit_date)",
     ],
 }
@@ -95,6 +107,17 @@ def test_a_named_table_is_written_even_when_an_app_owns_it(sqlite_project: Proje
     assert "class OwnersOwner(Model):" in result.stdout
     assert "__tablename__ = 'owners_owner'" in result.stdout.replace('"', "'")
     assert "belongs to app 'owners'" in result.stderr
+    # A table it refers to that no app owns and that is not named: said, not silently left.
+    project.execute(
+        "CREATE TABLE legacy_kind (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE legacy_item (id INTEGER PRIMARY KEY, "
+        "kind_id INTEGER REFERENCES legacy_kind (id))",
+    )
+    result = project.run("inspectdb", "legacy_item", check=True)
+    assert "refers to legacy_kind, which no app owns" in result.stderr
+    assert "class LegacyKind" not in result.stdout
+    both = project.run("inspectdb", check=True)
+    assert "class LegacyKind(Model):" in both.stdout and both.stderr == ""
 
 
 def test_an_unknown_table_is_a_one_line_error(sqlite_project: Project) -> None:
@@ -131,7 +154,11 @@ def test_render_models_adapts_sqlacodegen_to_the_project(dialect: str) -> None:
         sa.Column("owner_id", sa.Integer, sa.ForeignKey("owners_owner.id")),
     )
     sa.Table("log", metadata, sa.Column("line", sa.Text))  # no primary key
-    url = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://", "mysql": "mysql+pymysql://"}
+    url = {
+        "sqlite": "sqlite://",
+        "postgresql": "postgresql+psycopg://",
+        "mysql": "mysql+pymysql://",
+    }
     engine = sa.create_engine(url[dialect])
     code = render_models(metadata, engine, ["model", "log"])
     assert code.startswith(HEADER + "\n")

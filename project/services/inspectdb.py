@@ -9,7 +9,7 @@ when an app owns it (as Django does), with a note: pasting it would define it tw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,8 @@ from project.services.check import BOOKKEEPING
 from project.workspace import Workspace
 
 if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
     from project.settings import Settings
 
 
@@ -32,6 +34,8 @@ class Inspection:
     code: str  # the models module
     tables: list[str]  # the tables it describes, sorted
     owned: dict[str, str] = field(default_factory=dict)  # {named table: the app owning it}
+    # {written table: tables it refers to that neither it writes nor an app owns}
+    unwritten: dict[str, list[str]] = field(default_factory=dict)
 
 
 def inspectdb(settings: Settings, table_names: Sequence[str] = ()) -> Inspection:
@@ -45,30 +49,39 @@ def inspectdb(settings: Settings, table_names: Sequence[str] = ()) -> Inspection
     workspace = Workspace(settings)
     model_owners = load_models(workspace.apps).owners
     history = workspace.history
+
+    def owner(table: str) -> str | None:
+        return owner_of(model_owners, history, table)
+
     with workspace.connect() as connection:
         existing = set(sa.inspect(connection).get_table_names())
         if table_names:
             tables = _named(table_names, existing)
         else:
-            tables = sorted(
-                name
-                for name in existing - BOOKKEEPING
-                if owner_of(model_owners, history, name) is None
-            )
-        owned = {
-            name: owner
-            for name in tables
-            if (owner := owner_of(model_owners, history, name)) is not None
-        }
+            tables = sorted(name for name in existing - BOOKKEEPING if owner(name) is None)
+        owned = {name: app for name in tables if (app := owner(name)) is not None}
         # The models' naming convention: names the database chose that match it are left
         # out of the model (it makes them again); others are written, so nothing is renamed.
         metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
         if tables:
             metadata.reflect(connection, only=tables)
+        unwritten = _unwritten_targets(metadata, tables, lambda name: owner(name) is not None)
         code = render_models(metadata, connection, tables)
         connection.rollback()
     code = format_source(code, settings.base_dir / "models.py", sort_imports=True)
-    return Inspection(code, tables, owned)
+    return Inspection(code, tables, owned, unwritten)
+
+
+def _unwritten_targets(
+    metadata: MetaData, tables: list[str], owned: Callable[[str], bool]
+) -> dict[str, list[str]]:
+    """{table: the tables its foreign keys refer to that are neither written nor owned}."""
+    found: dict[str, list[str]] = {}
+    for name in tables:
+        targets = {fk.column.table.name for fk in metadata.tables[name].foreign_keys}
+        if missing := sorted(t for t in targets if t not in tables and not owned(t)):
+            found[name] = missing
+    return found
 
 
 def _named(names: Sequence[str], existing: set[str]) -> list[str]:

@@ -171,4 +171,3 @@ def _require_up_to_date(history: History, version_rows: Sequence[str]) -> None:
             f"The database is not up to date: {len(missing)} migration(s) not applied "
             f"({', '.join(missing)}). Run 'python manage.py migrate' first."
         )
-
