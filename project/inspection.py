@@ -19,7 +19,7 @@ is changed, so the result pasted into an app's `models.py` needs no edits:
 
 sqlacodegen's hooks used (subclass overrides of version 4.0.4, tested by tests/test_inspectdb):
 `should_ignore_table`, `generate_relationships`, `collect_imports`, `generate_models`,
-`group_imports`, `render_class` (no relationships to render), `render_column_python_type`, `get_adapted_type`, its `Base` and the
+`group_imports`, `render_class` (no relationships to render), `render_column`, `render_column_python_type`, `get_adapted_type`, its `Base` and the
 `nojoined` option.
 """
 
@@ -98,6 +98,14 @@ def _generator_class() -> type[Any]:
                 sections.append("\n".join(columns))
             body = "\n\n".join(indent(section, self.indentation) for section in sections if section)
             return f"{self.render_class_declaration(model)}\n{body}"
+
+        def render_column(self, column: Any, show_name: bool, is_table: bool = False) -> str:
+            """A primary key SQLite reports nullable (INTEGER PRIMARY KEY without NOT NULL)
+            stays so: NOT NULL in the model would be a change of the table."""
+            rendered = str(super().render_column(column, show_name, is_table))
+            if column.primary_key and column.nullable and "nullable=" not in rendered:
+                rendered = f"{rendered[:-1]}, nullable=True)"
+            return rendered
 
         def render_column_python_type(self, column: Any) -> str:
             rendered = str(super().render_column_python_type(column))
