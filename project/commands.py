@@ -395,6 +395,26 @@ def startproject(
     return created
 
 
+def inspectdb(
+    ctx: typer.Context,
+    tables: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[TABLE]...",
+            help="Only these tables (default: every table no installed app owns).",
+        ),
+    ] = None,
+) -> object:
+    """Print models for the database's tables that no app owns, to paste into an app's
+    models.py (adopting a legacy database)."""
+    from project.services.inspectdb import inspectdb as inspect
+
+    runtime: Runtime = ctx.obj
+    result = inspect(runtime.settings, tables or [])
+    output.render_inspectdb(runtime.terminal, result)
+    return result
+
+
 def startapp(
     ctx: typer.Context,
     name: Annotated[

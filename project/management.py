@@ -92,6 +92,7 @@ def _builtin_commands() -> dict[str, Callable[..., Any]]:
         commands.sqlmigrate,
         commands.startproject,
         commands.startapp,
+        commands.inspectdb,
         commands.check,
     )
     return {function.__name__: function for function in functions}

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from project.recorder import Record
     from project.runner import Step
     from project.services.check import CheckResult
+    from project.services.inspectdb import Inspection
     from project.services.makemigrations import MakeMigrationsResult
     from project.services.merge import Merge
     from project.services.migrate import Plan
@@ -331,6 +332,28 @@ def render_startproject(term: Terminal, project: NewProject) -> None:
         f"Next: cd {display_path(project.path)}, then python manage.py startapp NAME, "
         "write its models, and run makemigrations and migrate."
     )
+
+
+# inspectdb
+
+
+def render_inspectdb(term: Terminal, result: Inspection) -> None:
+    """The module on stdout (to redirect into a file); notes on stderr."""
+    for table, app in sorted(result.owned.items()):
+        term.err(
+            f"Note: table {table} belongs to app '{app}' already; a second model of it in "
+            "another app would define it twice.",
+            style=WARNING,
+        )
+    for table, targets in sorted(result.unwritten.items()):
+        term.err(
+            f"Note: table {table} refers to {', '.join(targets)}, which no app owns and this "
+            "module does not describe: name it too, or its foreign key will not resolve.",
+            style=WARNING,
+        )
+    if not result.tables:
+        term.err("Note: no tables to describe (every table belongs to an installed app).")
+    term.out(result.code, end="")
 
 
 # check

@@ -35,6 +35,13 @@ class NewMigration:
     depends_on: list[str] = field(default_factory=list)
 
 
+def owner_of(model_owners: dict[str, str], history: History, table: str) -> str | None:
+    """The app that owns a table: its model's, else the app whose migrations created it
+    (a model removed since: that app drops it). None: no installed app owns it, which
+    PROTECT_UNOWNED_TABLES leaves alone and inspectdb describes."""
+    return model_owners.get(table) or history.table_owners.get(table)
+
+
 class Planner:
     """Alembic's hooks for one makemigrations run: what to compare, and how to split it."""
 
@@ -74,7 +81,7 @@ class Planner:
         return options
 
     def owner_of(self, table: str) -> str | None:
-        return self.model_owners.get(table) or self.history.table_owners.get(table)
+        return owner_of(self.model_owners, self.history, table)
 
     def _owner_of_op(self, table: str | None, op: ops.MigrateOperation) -> str | None:
         """A dropped sequence belongs to the app whose history created it."""

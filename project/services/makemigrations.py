@@ -7,9 +7,6 @@ plain Alembic does (it must then have every migration applied).
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from project.apps import AppConfig, select_apps
 from project.errors import DatabaseError, UsageError
 from project.fingerprint import fingerprint, known_unchanged, remember_unchanged
+from project.formatting import format_files
 from project.planner import NewMigration, Planner, docstring, new_migration
 from project.questioner import Questioner
 from project.workspace import Workspace
@@ -172,12 +170,4 @@ def _require_up_to_date(history: History, version_rows: Sequence[str]) -> None:
         raise DatabaseError(
             f"The database is not up to date: {len(missing)} migration(s) not applied "
             f"({', '.join(missing)}). Run 'python manage.py migrate' first."
-        )
-
-
-def format_files(paths: list[Path]) -> None:
-    """Format new files with ruff, if it is installed, so they read like the rest of the code."""
-    if paths and importlib.util.find_spec("ruff") is not None:
-        subprocess.run(
-            [sys.executable, "-m", "ruff", "format", "--quiet", *map(str, paths)], check=False
         )

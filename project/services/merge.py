@@ -82,8 +82,8 @@ def _branches(history: History, leaves: list[Migration]) -> list[Branch]:
 def _write(workspace: Workspace, history: History, merge: Merge) -> NewMigration:
     from project import revisions
     from project.autogen import revision_id
+    from project.formatting import format_files
     from project.planner import NewMigration
-    from project.services.makemigrations import format_files
 
     app = next(a for a in workspace.apps if a.label == merge.app_label)
     leaves = [branch.leaf for branch in merge.branches]

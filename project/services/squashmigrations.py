@@ -55,7 +55,7 @@ def squashmigrations(
     with _state(workspace, squashed[0].down_revisions + _outside_dependencies(squashed)) as before:
         written = builder.build(before)
     if written:
-        from project.services.makemigrations import format_files
+        from project.formatting import format_files
 
         format_files([builder.planned.path])
     return SquashResult(builder.planned, squashed, write and bool(written))
