@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from project.drift import BOOKKEEPING
 from project.errors import ProjectError, UsageError
 from project.model_tables import load_models
 from project.planner import owner_of
-from project.services.check import BOOKKEEPING
 from project.workspace import Workspace
 
 if TYPE_CHECKING:
