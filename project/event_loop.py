@@ -42,13 +42,15 @@ def run_command(database_url: Callable[[], str], command: Callable[[], T]) -> T:
 
 def _run_in_greenlet(url: str, command: Callable[[], T]) -> T:
     import asyncio
-    import importlib.util
+    import importlib
 
-    if importlib.util.find_spec("greenlet") is None:
+    try:
+        importlib.import_module("greenlet")  # SQLAlchemy's asyncio extension needs it
+    except ImportError as exc:
         raise DatabaseError(
             f"The database driver for '{mask_url(url)}' needs greenlet, which is not "
             "installed: pip install 'sqlalchemy[asyncio]'."
-        )
+        ) from exc
     try:
         asyncio.get_running_loop()
     except RuntimeError:
