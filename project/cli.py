@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from project import output
 from project.errors import ProjectError
+from project.event_loop import run_command
 from project.management import PROG_NAME, build_app
 from project.runtime import Runtime
 
@@ -117,7 +118,12 @@ def main(argv: Sequence[str] | None = None, prog_name: str = PROG_NAME) -> NoRet
         settings_module=_option_value(args, "--settings"), traceback="--traceback" in args
     )
     try:
-        build_app(runtime, only=command_name(args))(args=args, prog_name=prog_name, obj=runtime)
+        run_command(
+            lambda: runtime.settings.database_url,
+            lambda: build_app(runtime, only=command_name(args))(
+                args=args, prog_name=prog_name, obj=runtime
+            ),
+        )
     except ProjectError as exc:
         _fail(runtime, exc, str(exc), exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - a bug or an unexpected failure: still one line

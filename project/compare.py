@@ -169,7 +169,9 @@ def _render_options(dialect_name: str, target: Any) -> dict[str, Any]:
     from project.render import register_renderers, render_item, type_check_names
 
     register_renderers()
-    dialect = registry.load(dialect_name)()
+    loaded = registry.load(dialect_name)
+    # A class, except for "mariadb", whose loader hands back an instance.
+    dialect = loaded() if isinstance(loaded, type) else loaded
     tables = [t for metadata in _as_list(target) for t in metadata.tables.values()]
     return {
         # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.

@@ -6,6 +6,7 @@ A password never leaves this module unmasked: every message shows `mask_url(...)
 from __future__ import annotations
 
 import re
+import sys
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,16 @@ DRIVER_PACKAGES = {
     "psycopg": "psycopg[binary]",
     "pymysql": "PyMySQL",
     "psycopg2": "psycopg2-binary",
+    "aiosqlite": "aiosqlite",
+    "asyncpg": "asyncpg",
+    "aiomysql": "aiomysql",
+    "asyncmy": "asyncmy",
+    "greenlet": "sqlalchemy[asyncio]",
 }
+# SQLAlchemy's asyncio drivers: their engines run only inside its greenlet (project.event_loop).
+ASYNC_DRIVERS = frozenset(
+    {"aiosqlite", "asyncpg", "psycopg_async", "aiomysql", "asyncmy", "aioodbc", "oracledb_async"}
+)
 # user:password@ anywhere, also in a URL too broken to parse.
 _PASSWORD_IN_URL = re.compile(r"([^:/@\s]+):([^@\s/]+)@")
 
@@ -40,6 +50,18 @@ _PASSWORD_IN_URL = re.compile(r"([^:/@\s]+):([^@\s/]+)@")
 def mask_url(url: str) -> str:
     """The URL with its password replaced by ***, even when it does not parse."""
     return _PASSWORD_IN_URL.sub(r"\1:***@", url)
+
+
+def is_async_url(url: str) -> bool:
+    """Whether the URL names an asyncio driver (`sqlite+aiosqlite://...`); read from the text,
+    so that deciding costs no import of SQLAlchemy."""
+    scheme, separator, _ = url.partition("://")
+    return bool(separator) and is_async_driver(scheme)
+
+
+def is_async_driver(drivername: str) -> bool:
+    """`drivername` as in a URL: `sqlite+aiosqlite` is, `sqlite` and `postgresql` are not."""
+    return drivername.partition("+")[2].strip().lower() in ASYNC_DRIVERS
 
 
 def password_of(url: str) -> str | None:
@@ -82,9 +104,11 @@ def create_engine(settings: Settings, url: URL | None = None, **options: Any) ->
     url = url or database_url(settings)
     shown = mask_url(settings.database_url)
     try:
-        engine = sqlalchemy.create_engine(
-            url, connect_args=_connect_args(url, settings.connect_timeout), **options
-        )
+        connect_args = _connect_args(url, settings.connect_timeout)
+        if is_async_driver(url.drivername):
+            engine = _create_async_engine(url, connect_args, options)
+        else:
+            engine = sqlalchemy.create_engine(url, connect_args=connect_args, **options)
     except NoSuchModuleError as exc:
         raise DatabaseError(
             f"DATABASE_URL names an unknown database or driver '{url.drivername}' ('{shown}')."
@@ -104,10 +128,20 @@ def create_engine(settings: Settings, url: URL | None = None, **options: Any) ->
     return engine
 
 
-def dispose_engines() -> None:
-    """Close every pooled connection, so that servers see a clean goodbye."""
+def _create_async_engine(url: URL, connect_args: dict[str, Any], options: Any) -> Engine:
+    """The sync face of an asyncio engine: the rest of the framework uses it as any Engine,
+    inside the greenlet project.event_loop runs the command in (Alembic's async recipe)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    return create_async_engine(url, connect_args=connect_args, **options).sync_engine
+
+
+def dispose_engines(only_async: bool = False) -> None:
+    """Close every pooled connection, so that servers see a clean goodbye; `only_async`:
+    the asyncio engines, whose connections belong to the event loop about to close."""
     for engine in list(_ENGINES):
-        engine.dispose()
+        if engine.dialect.is_async or not only_async:
+            engine.dispose()
 
 
 @contextmanager
@@ -115,10 +149,16 @@ def connect(engine: Engine, settings: Settings) -> Iterator[Connection]:
     """A connection; failing to open one is a one-line error with the URL masked."""
     from sqlalchemy.exc import DBAPIError
 
+    asyncio = sys.modules.get("asyncio")  # loaded when an asyncio driver is (before 3.11 its
+    timeouts = (asyncio.TimeoutError,) if asyncio else ()  # TimeoutError is not OSError's)
     try:
         connection = engine.connect()
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    except (DBAPIError, OSError, *timeouts) as exc:
+        # asyncio drivers raise OSError (refused, timed out) as it is, not as a DBAPI error.
+        orig = exc.orig if isinstance(exc, DBAPIError) else exc
+        reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+        if isinstance(orig, timeouts):
+            reason = f"no answer within {settings.connect_timeout:g} s (DATABASE_CONNECT_TIMEOUT)"
         raise DatabaseError(
             f"Cannot connect to the database at {mask_url(settings.database_url)}: {reason}"
         ) from exc
@@ -127,11 +167,19 @@ def connect(engine: Engine, settings: Settings) -> Iterator[Connection]:
 
 
 def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
-    backend = url.get_backend_name()
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if driver == "asyncpg":
+        return {"timeout": timeout}  # asyncpg's deadline for the whole connect, handshake too
     if backend == "postgresql":
         return {
             "connect_timeout": max(2, round(timeout))
         }  # libpq's unit is whole seconds, at least 2
+    if driver in ("aiomysql", "asyncmy"):
+        from project.internals import connect_within
+
+        # Their connect_timeout ends when TCP connects, and they have no read timeout: a
+        # server that never sends its greeting would hang us. So the whole connect has one.
+        return {"connect_timeout": timeout, **connect_within(driver, timeout)}
     if backend in ("mysql", "mariadb"):
         # PyMySQL's connect_timeout ends when TCP connects; a server that never sends its
         # greeting would hang us, so reads time out too until the connection is up.

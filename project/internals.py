@@ -37,6 +37,11 @@ tests/test_internals.py says which.
   column and of a type, which we extend with what it leaves out (an explicit Sequence, the
   element type of a PostgreSQL ARRAY written where another dialect renders); `render_item`
   can only replace them.
+- `async_creator_fn` in the connect arguments of SQLAlchemy's aiomysql and asyncmy
+  adapters (their `dbapi.connect` takes it; the public `async_creator` does too, but then
+  the URL's host, user and options are not applied): the driver's connect, wrapped in one
+  deadline. Their `connect_timeout` ends once TCP connects, and neither has a read timeout,
+  so a server that never sends its greeting would hang the command.
 
 Two of these act on the whole process once registered, for any Alembic use in it: the
 renderers project.render replaces (CreateTableOp, AlterColumnOp, ModifyTableOps and
@@ -224,3 +229,17 @@ def render_alter_column(op: Any, autogen_context: Any) -> str:
 
 def metadata_sequences(metadata: Any) -> list[Any]:
     return list(getattr(metadata, "_sequences", {}).values())
+
+
+def connect_within(driver: str, timeout: float) -> dict[str, Any]:
+    """Connect arguments that make an asyncio MySQL driver's whole connect (TCP, greeting,
+    login) fail after `timeout` seconds (see the docstring)."""
+    import asyncio
+    import importlib
+
+    connect = importlib.import_module(driver).connect
+
+    async def connect_in_time(*args: Any, **kwargs: Any) -> Any:
+        return await asyncio.wait_for(connect(*args, **kwargs), timeout)
+
+    return {"async_creator_fn": connect_in_time}

@@ -67,12 +67,15 @@ def _postgresql_lock(
 def _mysql_lock(
     workspace: Workspace, timeout: float, on_wait: Callable[[], None]
 ) -> Iterator[None]:
+    from sqlalchemy import text
+
     # GET_LOCK names are server-wide: name the database, so two databases don't wait on each other.
     name = f"{LOCK_NAME} {workspace.engine.url.database}"[:64]
     with _autocommit(workspace) as connection:
 
         def acquire(wait: float) -> bool:
-            return connection.exec_driver_sql("SELECT GET_LOCK(%s, %s)", (name, wait)).scalar() == 1
+            query = text("SELECT GET_LOCK(:name, :wait)")
+            return connection.execute(query, {"name": name, "wait": wait}).scalar() == 1
 
         if not acquire(0):
             on_wait()
@@ -81,7 +84,7 @@ def _mysql_lock(
         try:
             yield
         finally:
-            connection.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
+            connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
 
 
 @contextmanager

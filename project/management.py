@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from project.errors import ProjectError, SettingsError, UsageError
+from project.event_loop import run_command
 from project.runtime import Runtime
 
 PROG_NAME = "manage.py"
@@ -136,7 +137,9 @@ def call_command(
     try:
         with command.make_context(name, [str(arg) for arg in args], parent=parent) as context:
             context.params.update(options)
-            return command.invoke(context)
+            return run_command(
+                lambda: runtime.settings.database_url, lambda: command.invoke(context)
+            )
     except typer.Exit as exit_:
         if exit_.exit_code:
             raise SystemExit(exit_.exit_code) from None

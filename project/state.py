@@ -227,15 +227,16 @@ def _exists(admin: Connection, name: str) -> bool:
 
 
 def _project_databases(admin: Connection, prefix: str) -> list[str]:
+    from sqlalchemy import text
+
+    # Bound through SQLAlchemy: each driver has its own parameter style (asyncpg's is $1).
     if admin.dialect.name == "postgresql":
-        query = "SELECT datname FROM pg_database WHERE datname LIKE %(p)s"
-        rows = admin.exec_driver_sql(query, {"p": f"{prefix}%"})
+        query = text("SELECT datname FROM pg_database WHERE datname LIKE :prefix")
     else:
-        rows = admin.exec_driver_sql(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
-            (f"{prefix}%",),
+        query = text(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :prefix"
         )
-    return [str(row[0]) for row in rows]
+    return [str(row[0]) for row in admin.execute(query, {"prefix": f"{prefix}%"})]
 
 
 def _create(admin: Connection, name: str, workspace: Workspace) -> None:

@@ -140,3 +140,47 @@ def test_alembic_renders_a_columns_type_right_after_the_column() -> None:
     internals.render_column(column, context)
     assert calls[0] == "column" and calls[calls.index("type") - 1] in ("column", "server_default")
     assert calls.count("type") == 1
+
+
+def test_aiomysql_adapter_connects_through_async_creator_fn() -> None:
+    """SQLAlchemy's aiomysql adapter calls `async_creator_fn` with the URL's arguments; the
+    deadline ends a connect to a server that never sends its greeting."""
+    import asyncio
+    import socket
+    import time
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    seen: list[dict[str, Any]] = []
+    deadline = internals.connect_within("aiomysql", 0.5)["async_creator_fn"]
+
+    async def creator(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return await deadline(*args, **kwargs)
+
+    async def connect() -> None:
+        engine = create_async_engine(
+            f"mysql+aiomysql://app:pw@127.0.0.1:{port}/app",
+            connect_args={"async_creator_fn": creator},
+        )
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    started = time.monotonic()
+    try:
+        asyncio.run(connect())
+    except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+        pass
+    else:
+        raise AssertionError("connected to a silent server")
+    finally:
+        server.close()
+    assert time.monotonic() - started < 5
+    assert seen and seen[0]["host"] == "127.0.0.1" and seen[0]["port"] == port
