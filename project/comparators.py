@@ -403,7 +403,9 @@ def table_options(
         return CONTINUE
     if autogen_context.dialect.name not in ("mysql", "mariadb"):
         return CONTINUE
-    told = autogen_context.inspector.get_table_options(table, schema=schema)
+    reflected = autogen_context.inspector.get_table_options(table, schema=schema)
+    # The mariadb dialect (a mariadb:// URL) reports them as mariadb_..., mysql's as mysql_...
+    told = {key.replace("mariadb_", "mysql_", 1): value for key, value in reflected.items()}
     wanted = _model_table_options(model_table.dialect_kwargs)
     changed = {
         key: value

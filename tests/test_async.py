@@ -20,9 +20,9 @@ from project.database import is_async_driver, is_async_url
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
-    # The MariaDB server as the other tests reach it (mysql://); mariadb+aiomysql in
-    # test_call_command_on_an_async_url.
-    "mariadb": "mysql+aiomysql",
+    # SQLAlchemy's mariadb dialect (the other tests reach the server as mysql://);
+    # mysql+aiomysql in test_call_command_on_an_async_url.
+    "mariadb": "mariadb+aiomysql",
 }
 TOY_MODEL = """
 
@@ -129,7 +129,7 @@ def test_every_command_on_an_async_url(project: Project) -> None:
 
 
 def test_call_command_on_an_async_url(project: Project) -> None:
-    use_async_url(project, "mariadb+aiomysql" if project.backend == "mariadb" else None)
+    use_async_url(project, "mysql+aiomysql" if project.backend == "mariadb" else None)
     result = project.python(
         "import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
         "from project.management import call_command\n"
