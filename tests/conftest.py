@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -260,6 +262,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     passed = reporter.stats.get("passed", []) if reporter else []
     if session.testscollected == 0 or not passed:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def silent_server() -> tuple[socket.socket, int]:
+    """A server that accepts connections and never answers (not even a greeting)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    threading.Thread(
+        target=lambda: accepted.extend(server.accept()[0] for _ in iter(int, 1)), daemon=True
+    ).start()
+    return server, server.getsockname()[1]
 
 
 def write_migration(

@@ -4,16 +4,14 @@ every command, driven through SQLAlchemy's asyncio engine, behaves as on a sync 
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, assert_error, with_settings, write_migration
+from conftest import Project, assert_error, silent_server, with_settings, write_migration
 
 from project.database import is_async_driver, is_async_url
 
@@ -180,17 +178,7 @@ def test_concurrent_migrate_on_an_async_url(project: Project) -> None:
         "owners_0002_lowercase_emails",
         "time.sleep(2)\nop.execute(\"INSERT INTO owners_owner (name, email) VALUES ('Seed', 'seed@example.com')\")",
     )
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "migrate"],
-            cwd=project.path,
-            env=project.env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
+    processes = [_start_migrate(project) for _ in range(2)]
     results = [(*p.communicate(timeout=180), p.returncode) for p in processes]
     assert [code for _, _, code in results] == [0, 0], results
     outputs = "".join(out for out, _, _ in results)
@@ -213,14 +201,7 @@ def test_interrupt_on_an_async_url(sqlite_project: Project) -> None:
         'op.create_table("pets_slow", sa.Column("id", sa.Integer(), primary_key=True))\n'
         f"Path({str(marker)!r}).touch()\ntime.sleep(2)",
     )
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "migrate"],
-        cwd=project.path,
-        env=project.env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = _start_migrate(project)
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert time.monotonic() < deadline and process.poll() is None, "never started"
@@ -234,18 +215,6 @@ def test_interrupt_on_an_async_url(sqlite_project: Project) -> None:
     assert "pets_slow" in project.tables()
 
 
-def _silent_server() -> tuple[socket.socket, int]:
-    """A server that accepts connections and never answers (not even a greeting)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list[socket.socket] = []
-    threading.Thread(
-        target=lambda: accepted.extend(server.accept()[0] for _ in iter(int, 1)), daemon=True
-    ).start()
-    return server, server.getsockname()[1]
-
-
 @pytest.mark.parametrize("scheme", ["postgresql+asyncpg", "mysql+aiomysql", "mariadb+aiomysql"])
 def test_unreachable_server_on_an_async_url(sqlite_project: Project, scheme: str) -> None:
     refused = sqlite_project.run(
@@ -255,7 +224,7 @@ def test_unreachable_server_on_an_async_url(sqlite_project: Project, scheme: str
     assert refused.returncode == 1
     assert "hunter22" not in refused.stdout + refused.stderr
 
-    server, port = _silent_server()
+    server, port = silent_server()
     with_settings(sqlite_project, DATABASE_CONNECT_TIMEOUT=2)
     started = time.monotonic()
     silent = sqlite_project.run(
@@ -309,3 +278,14 @@ def test_missing_async_driver_names_its_package(
     result = sqlite_project.run("migrate", env={"DATABASE_URL": url, "PYTHONPATH": str(blocked)})
     assert_error(result, "is not installed", f"pip install '{package}'", code=1)
     assert "hunter22" not in result.stdout + result.stderr
+
+
+def _start_migrate(project: Project) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "migrate"],
+        cwd=project.path,
+        env=project.env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )

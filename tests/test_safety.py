@@ -4,15 +4,13 @@ and tables, views and schemas that are not ours."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Project, assert_error, with_settings, write_migration
+from conftest import Project, assert_error, silent_server, with_settings, write_migration
 
 CREATE_HALF = 'op.create_table("pets_half", sa.Column("id", sa.Integer(), primary_key=True))'
 
@@ -179,21 +177,9 @@ def test_lock_wait_has_a_timeout(project: Project) -> None:
     first.communicate(timeout=60)
 
 
-def _silent_server() -> tuple[socket.socket, int]:
-    """A server that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list[socket.socket] = []
-    threading.Thread(
-        target=lambda: accepted.extend(server.accept()[0] for _ in iter(int, 1)), daemon=True
-    ).start()
-    return server, server.getsockname()[1]
-
-
 @pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
 def test_unreachable_server_fails_in_seconds(sqlite_project: Project, scheme: str) -> None:
-    server, port = _silent_server()
+    server, port = silent_server()
     with_settings(sqlite_project, DATABASE_CONNECT_TIMEOUT=2)
     started = time.monotonic()
     result = sqlite_project.run(
