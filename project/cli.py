@@ -11,14 +11,14 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from project import output
+from project import output, process
 from project.errors import ProjectError
 from project.event_loop import run_command
 from project.management import PROG_NAME, build_app
 from project.runtime import Runtime
 
 _VALUED_GLOBALS = ("--settings", "--verbosity", "-v")
-_FLAG_GLOBALS = ("--traceback", "--no-color")
+_FLAG_GLOBALS = ("--traceback", "--no-color", "--version")
 
 
 def hoist_global_options(args: Sequence[str]) -> list[str]:
@@ -44,6 +44,16 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
             rest.append(arg)
         index += 1
     return hoisted + rest
+
+
+def expand_help(args: Sequence[str]) -> list[str]:
+    """Django's `manage.py help [COMMAND]`: the same as `manage.py [COMMAND] --help`."""
+    items = list(args)
+    if command_name(items) != "help":
+        return items
+    index = items.index("help")
+    rest = [arg for arg in items[index + 1 :] if arg not in ("-h", "--help")]
+    return items[:index] + rest[:1] + ["--help"]
 
 
 def command_name(args: Sequence[str]) -> str | None:
@@ -85,24 +95,43 @@ def leave(code: str | int | None) -> NoReturn:
     """Exit without Python's interpreter teardown: once SQLAlchemy and Alembic are loaded it
     alone takes 0.1-0.2 s (measured here), a fifth of a typical command. What exiting must
     do still happens: engines close their connections, atexit handlers run, output is
-    flushed. While other threads run (an app command may start some), exit normally, so
-    that they are waited for."""
+    flushed. The normal exit is taken once user code ran (project.process: its objects are
+    then finalised, e.g. a file it never closed is flushed), and while other threads run
+    (they are waited for). A cut stdout (`| head -1`) exits with BROKEN_PIPE_STATUS."""
+    if isinstance(code, str):  # sys.exit("message"): Python prints it and exits with 1
+        print(code, file=sys.stderr)
+    status = 1 if isinstance(code, str) else code or 0
+    if _flush_output() or output.stdout_was_cut() or _click_saw_a_broken_pipe():
+        status = output.BROKEN_PIPE_STATUS
     threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
-        sys.exit(code)
+    if process.user_code_ran() or (threading is not None and threading.active_count() > 1):
+        sys.exit(status)
     database = sys.modules.get("project.database")
     if database is not None:
         database.dispose_engines()
     atexit._run_exitfuncs()
-    if isinstance(code, str):  # sys.exit("message"): Python prints it and exits with 1
-        print(code, file=sys.stderr)
-    status = 1 if isinstance(code, str) else code or 0
+    _flush_output()
+    os._exit(status)
+
+
+def _flush_output() -> bool:
+    """Flush stdout and stderr; True when stdout's reader had gone (what is left goes nowhere)."""
+    cut = False
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+        except BrokenPipeError:
+            output.cut_stream(stream)
+            cut = cut or stream is sys.stdout
+        except (OSError, ValueError):  # closed: nothing more can be said
             pass
-    os._exit(status)
+    return cut
+
+
+def _click_saw_a_broken_pipe() -> bool:
+    """Click (Typer's) ends a command whose output pipe broke (a user's print) with status
+    1, having wrapped the streams in its PacifyFlushWrapper (by name: Typer vendors Click)."""
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper"
 
 
 def manage_project() -> NoReturn:
@@ -113,7 +142,7 @@ def manage_project() -> NoReturn:
 
 def main(argv: Sequence[str] | None = None, prog_name: str = PROG_NAME) -> NoReturn:
     # No command: the help, on stdout, as `manage.py --help` (as Django's manage.py does).
-    args = hoist_global_options(sys.argv[1:] if argv is None else argv) or ["--help"]
+    args = expand_help(hoist_global_options(sys.argv[1:] if argv is None else argv) or ["--help"])
     runtime = Runtime(
         settings_module=_option_value(args, "--settings"), traceback="--traceback" in args
     )

@@ -16,9 +16,21 @@ from typing import Annotated
 import typer
 
 from project import output
-from project.errors import ProjectError
+from project.errors import ProjectError, UsageError
 from project.runtime import Runtime
 from project.settings import SETTINGS_ENV_VAR
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            typer.echo(installed("manage-project"))
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("unknown (not installed)")
+        raise typer.Exit
 
 
 def global_options(
@@ -41,6 +53,12 @@ def global_options(
         bool, typer.Option("--traceback", help="Show the full traceback of an error.")
     ] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Don't colour the output.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Options that every command takes, before or after its name (as in Django)."""
     runtime: Runtime = ctx.obj
@@ -182,12 +200,17 @@ def _merge(runtime: Runtime, labels: list[str], write: bool, ask: bool) -> objec
 
     def confirm(proposed: Merge) -> bool:
         output.render_merge_branches(term, proposed)
-        return term.ask(
-            "Do you want to merge these migration branches? [y/N] "
-        ).strip().lower() in ("y", "yes")
+        try:
+            answer = term.ask("Do you want to merge these migration branches? [y/N] ")
+        except EOFError:
+            raise ProjectError(
+                "makemigrations --merge asks before it writes, and there is no input to answer "
+                "from: run 'makemigrations --merge --noinput' to merge without asking."
+            ) from None
+        return answer.strip().lower() in ("y", "yes")
 
     merges = merge(runtime.settings, labels, write=write, confirm=confirm if ask else None)
-    output.render_merges(term, merges, shown=ask)
+    output.render_merges(term, merges, shown=ask and write)  # asked: the branches were shown
     return merges
 
 
@@ -226,18 +249,50 @@ def migrate(
             help="Forget applied migrations whose files are gone (in the version table and the history).",
         ),
     ] = False,
+    check_unapplied: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit with status 1 if there are unapplied migrations (listed); apply nothing.",
+        ),
+    ] = False,
+    skip_checks: Annotated[
+        bool,
+        typer.Option(
+            "--skip-checks",
+            help="Skip the checks of the migration graph (conflicts, missing cross-app dependencies).",
+        ),
+    ] = False,
+    noinput: Annotated[
+        bool,
+        typer.Option(
+            "--noinput",
+            "--no-input",
+            help="Ask nothing (migrate never asks; for Django's scripts).",
+        ),
+    ] = False,
 ) -> object:
     """Apply (or unapply) migrations, one transaction per migration."""
     from project.services import migrate as service
 
     runtime: Runtime = ctx.obj
     term = runtime.terminal
+    if check_unapplied:
+        planned = service.plan_migrate(
+            runtime.settings, app_label, migration_name, checks=not skip_checks
+        )
+        output.render_unapplied(term, planned)
+        if planned.steps:
+            raise typer.Exit(1)
+        return planned
     if prune:
         pruned = service.prune(runtime.settings, on_lock_wait=lambda: output.render_lock_wait(term))
         output.render_pruned(term, pruned)
         return pruned
     if plan:
-        planned = service.plan_migrate(runtime.settings, app_label, migration_name)
+        planned = service.plan_migrate(
+            runtime.settings, app_label, migration_name, checks=not skip_checks
+        )
         output.render_migrate_plan(
             term, [(step, service.step_changes(step)) for step in planned.steps]
         )
@@ -256,6 +311,7 @@ def migrate(
             stop_requested=stop_requested,
             fake=fake,
             fake_initial=fake_initial,
+            checks=not skip_checks,
         )
 
 
@@ -294,11 +350,16 @@ def showmigrations(
             "--plan", "-p", help="All migrations in the order they apply, with their dependencies."
         ),
     ] = False,
+    as_list: Annotated[
+        bool, typer.Option("--list", "-l", help="Each app's migrations (the default).")
+    ] = False,
 ) -> object:
     """Show each app's migrations: [X] applied, [ ] not applied."""
     from project.services import showmigrations as service
 
     runtime: Runtime = ctx.obj
+    if plan and as_list:
+        raise UsageError("--list and --plan show different things: choose one.")
     if plan:
         statuses = service.migration_plan(runtime.settings, app_labels or [])
         output.render_migration_plan(runtime.terminal, statuses)
@@ -347,6 +408,14 @@ def squashmigrations(
         typer.Option("--squashed-name", help="Name the squashed migration (after its number)."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show it; write nothing.")] = False,
+    noinput: Annotated[
+        bool,
+        typer.Option(
+            "--noinput",
+            "--no-input",
+            help="Ask nothing (squashmigrations never asks; for Django's scripts).",
+        ),
+    ] = False,
 ) -> object:
     """Squash a range of an app's migrations into one, which replaces them."""
     from project.services.squashmigrations import squashmigrations as squash

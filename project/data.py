@@ -55,6 +55,9 @@ def run_with_session(function: DataFunction) -> None:
     from alembic import op
     from sqlalchemy.orm import Session
 
+    from project.process import note_user_code
+
+    note_user_code()
     with Session(bind=op.get_bind()) as session:
         function(session)
         session.flush()

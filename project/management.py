@@ -160,7 +160,22 @@ def _load(module_name: str) -> Callable[..., Any]:
         return _failing(problem)
     if not callable(function):
         return _failing(f"'{module_name}.{COMMAND_FUNCTION}' is not a function.")
-    return function  # type: ignore[no-any-return]
+    return _noted_as_user_code(function)
+
+
+def _noted_as_user_code(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The app's function, which, once run, makes the process leave the normal way
+    (project.process): its objects may own files, threads or connections."""
+    import functools
+
+    from project.process import note_user_code
+
+    @functools.wraps(function)  # Typer reads the parameters through __wrapped__
+    def command(*args: Any, **kwargs: Any) -> Any:
+        note_user_code()
+        return function(*args, **kwargs)
+
+    return command
 
 
 def _failing(problem: str) -> Callable[[], None]:

@@ -35,6 +35,36 @@ WARNING: Style = {"fg": "yellow"}
 MIN_SECRET_LENGTH = 3
 
 
+# 128 + SIGPIPE: what a shell reports for `cat` or `grep` whose reader went away.
+BROKEN_PIPE_STATUS = 141
+_cut_streams: set[int] = set()  # file descriptors whose reader went away (process-wide)
+
+
+def cut_stream(stream: Any) -> None:
+    """The reader of `stream` went away (`showmigrations | head -1`): what is still written
+    there goes nowhere, and the command carries on to its end (a migrate is never left
+    half-done because its output was cut)."""
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+    _cut_streams.add(descriptor)
+
+
+def stdout_was_cut() -> bool:
+    return bool(_cut_streams) and sys.stdout is not None and _fileno(sys.stdout) in _cut_streams
+
+
+def _fileno(stream: Any) -> int | None:
+    try:
+        return int(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 class Terminal:
     def __init__(self, *, no_color: bool = False) -> None:
         self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
@@ -84,7 +114,10 @@ class Terminal:
         message = self.redact(text)
         if style:
             message = typer.style(message, **style)
-        typer.echo(message + end, nl=False, err=err, color=False if self.no_color else None)
+        try:
+            typer.echo(message + end, nl=False, err=err, color=False if self.no_color else None)
+        except BrokenPipeError:
+            cut_stream(sys.stderr if err else sys.stdout)
 
 
 def configure_logging(term: Terminal, verbosity: int) -> None:
@@ -188,9 +221,22 @@ def render_merges(term: Terminal, merges: list[Merge], shown: bool) -> None:
             render_merge_branches(term, merge)
         if merge.migration is not None:
             term.out(f"Created new merge migration {display_path(merge.migration.path)}")
+        elif shown:  # asked, and the answer was no
+            term.out(f"Nothing written: app '{merge.app_label}' keeps its diverged migrations.")
 
 
 # migrate
+
+
+def render_unapplied(term: Terminal, plan: Plan) -> None:
+    """`migrate --check`: what is not applied (Django prints nothing; a list says more)."""
+    if not plan.steps:
+        term.out("No unapplied migrations.")
+        return
+    word = "migration" if len(plan.steps) == 1 else "migrations"
+    term.out(f"{len(plan.steps)} unapplied {word}:", style=HEADING)
+    for step in plan.steps:
+        term.out(f"  {step.migration.key}{'' if step.forward else ' (to unapply)'}")
 
 
 def render_migrate_heading(term: Terminal, plan: Plan) -> None:
@@ -251,6 +297,8 @@ def render_migrate_plan(term: Terminal, steps: list[tuple[Step, list[Change]]]) 
 
 
 def render_showmigrations(term: Terminal, apps: list[AppStatus], verbosity: int = 1) -> None:
+    # Nothing of ours applied, only rows we never recorded: another history (project.adoption).
+    foreign = not any(s.applied for app in apps for s in app.migrations)
     for app in apps:
         term.out(app.label, style=HEADING)
         if not app.migrations and not app.ghosts:
@@ -265,15 +313,14 @@ def render_showmigrations(term: Terminal, apps: list[AppStatus], verbosity: int 
             suffix = f" ({'; '.join(notes)})" if notes else ""
             term.out(f" [{'X' if status.applied else ' '}] {status.migration.name}{suffix}")
         for ghost in app.ghosts:
-            if isinstance(ghost, str):  # our history never recorded it
+            if isinstance(ghost, str) and foreign:
                 term.out(
                     f" [?] {ghost} (in the version table, but no app has it: another git "
                     "branch, or a plain Alembic history to adopt with 'migrate --fake-initial'?)"
                 )
             else:
-                term.out(
-                    f" [?] {ghost.name} (applied, but its file is missing: another git branch?)"
-                )
+                name = ghost if isinstance(ghost, str) else ghost.name
+                term.out(f" [?] {name} (applied, but its file is missing: another git branch?)")
     render_changed(term, [s.migration for app in apps for s in app.migrations if s.changed])
 
 
