@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from project.recorder import TABLE as HISTORY_TABLE
+from project.recorder import TABLES as HISTORY_TABLES
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, MetaData
 
     from project.describe import Change
 
-BOOKKEEPING = {"alembic_version", HISTORY_TABLE}  # the tables that record migrations
+BOOKKEEPING = {"alembic_version", *HISTORY_TABLES}  # the tables that record migrations
 
 
 def all_sequences(connection: Connection) -> dict[str, dict[str, Any]]:

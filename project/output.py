@@ -250,6 +250,13 @@ def render_migrate_heading(term: Terminal, plan: Plan) -> None:
             "schema matches the apps' initial migrations, which are recorded in its place "
             "(the old revision is kept in manage_migrations)."
         )
+    for migration, done in plan.partial:
+        listed = "; ".join(f"{i}. {d}" for i, d in enumerate(done, 1)) or "none"
+        term.out(
+            f"An earlier migrate stopped partway through {migration.key}. Its operations "
+            f"completed: {listed}. Carrying on after them (the one in flight is checked in the "
+            "database)."
+        )
     term.out("Operations to perform:", style=HEADING)
     term.out(f"  {plan.summary}")
     if plan.dependants:
@@ -265,7 +272,13 @@ def render_migrate_heading(term: Terminal, plan: Plan) -> None:
 def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
     if event == "start":
         verb = "Applying" if step.forward else "Unapplying"
-        term.out(f"  {verb} {step.migration.key}...", end="")
+        resumed = step.resumed
+        note = ""
+        if resumed and resumed.afresh:
+            note = " (from the start: what an earlier run did of it was undone)"
+        elif resumed:
+            note = f" (carrying on after operation {resumed.done})" if resumed.done else ""
+        term.out(f"  {verb} {step.migration.key}{note}...", end="")
     else:
         term.out(" FAKED" if event == "faked" else " OK", style=SUCCESS)
 

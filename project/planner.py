@@ -95,7 +95,7 @@ class Planner:
     ) -> bool:
         """Leave alone tables (and sequences) that no installed app owns, unless the setting
         says otherwise."""
-        if type_ == "table" and name == recorder.TABLE:
+        if type_ == "table" and name in recorder.TABLES:
             return False  # ours, as Alembic's version table is Alembic's
         if type_ == "sequence" and reflected and compare_to is None and name is not None:
             if name in self.history.sequence_owners:

@@ -4,6 +4,10 @@ of its file as applied, so an applied migration edited afterwards is noticed.
 
 Rows are written in the same transaction as Alembic's version table, so the two agree after
 every command, failures and `--fake` included.
+
+On MySQL/MariaDB, where DDL commits as it runs, a second table keeps the progress of the
+migration in flight (project.resume): a row when it starts and one per operation done, each
+committed with what it records, and all deleted with the version stamp.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ if TYPE_CHECKING:
     from project.history import Migration
 
 TABLE = "manage_migrations"
+PROGRESS_TABLE = "manage_migration_progress"
+TABLES = frozenset({TABLE, PROGRESS_TABLE})  # ours: never a model's, never a diff
+STARTED = -1  # the position of the row written as a migration starts
 # The app of a record kept for a revision of an adopted plain-Alembic history: no app can be
 # labelled so (labels are identifiers).
 ADOPTED = "(alembic)"
@@ -38,6 +45,19 @@ class Record:
     duration: float | None
     checksum: str
     faked: bool
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One row of the progress table: an operation of a migration done (or, at STARTED, the
+    migration begun), with what it was, how to check it in the live schema, and the checksum
+    of the file it came from."""
+
+    revision: str
+    position: int
+    description: str
+    check: str  # see project.resume.check_of
+    checksum: str
 
 
 def checksum(path: Path) -> str:
@@ -177,3 +197,68 @@ def forget(connection: Connection, revisions: Any) -> None:
 
     history = table()
     connection.execute(sa.delete(history).where(history.c.revision.in_(list(revisions))))
+
+
+@cache
+def progress_table() -> Table:
+    import sqlalchemy as sa
+
+    return sa.Table(
+        PROGRESS_TABLE,
+        sa.MetaData(),
+        sa.Column("revision", sa.String(32), primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("description", sa.String(255), nullable=False),
+        sa.Column("check", sa.String(1000), nullable=False),
+        sa.Column("checksum", sa.String(64), nullable=False),
+    )
+
+
+def ensure_progress(connection: Connection) -> None:
+    progress_table().create(connection, checkfirst=True)
+    connection.commit()
+
+
+def read_progress(connection: Connection) -> dict[str, list[Progress]]:
+    """{revision: its rows by position} of migrations stopped partway; empty when none."""
+    import sqlalchemy as sa
+
+    if not sa.inspect(connection).has_table(PROGRESS_TABLE):
+        connection.commit()
+        return {}
+    progress = progress_table()
+    rows = connection.execute(
+        sa.select(progress).order_by(progress.c.revision, progress.c.position)
+    ).mappings()
+    found: dict[str, list[Progress]] = {}
+    for row in rows:
+        found.setdefault(row["revision"], []).append(
+            Progress(
+                row["revision"], row["position"], row["description"], row["check"], row["checksum"]
+            )
+        )
+    connection.commit()
+    return found
+
+
+def record_progress(connection: Connection, row: Progress) -> None:
+    """In the migration's transaction: committed with the operation's own DML, or at once
+    after its DDL (the runner commits)."""
+    import sqlalchemy as sa
+
+    connection.execute(
+        sa.insert(progress_table()).values(
+            revision=row.revision,
+            position=row.position,
+            description=row.description[:255],
+            check=row.check[:1000],
+            checksum=row.checksum,
+        )
+    )
+
+
+def clear_progress(connection: Connection, revision: str) -> None:
+    import sqlalchemy as sa
+
+    progress = progress_table()
+    connection.execute(sa.delete(progress).where(progress.c.revision == revision))

@@ -2,6 +2,9 @@
 
 What `alembic.command.upgrade` does, with a generator in place of its list of steps, so we
 know when each step has committed, can stop between two, and can say exactly what failed.
+
+On MySQL/MariaDB, where DDL commits as it runs, each operation done is recorded too, and a
+migration that stopped partway carries on where it stopped (project.resume).
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from project import recorder
+from project import recorder, resume
 from project.errors import ProjectError
 
 if TYPE_CHECKING:
+    from alembic.operations import Operations
+    from alembic.operations.ops import MigrateOperation
     from alembic.runtime.migration import MigrationContext, RevisionStep
     from sqlalchemy import Connection
 
@@ -26,12 +32,16 @@ if TYPE_CHECKING:
 TRANSACTIONAL_DDL = {"postgresql", "sqlite"}
 DATABASE_NAMES = {"mysql": "MySQL/MariaDB", "mariadb": "MariaDB"}
 STATEMENT_SHOWN = 120  # characters of a failing SQL statement shown in an error
+# Statements that change nothing a failure message must list (reads, session settings).
+READS = ("SELECT", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SET")
+OURS = ("alembic_version", *recorder.TABLES)  # bookkeeping: never listed, never "untracked"
 
 
 @dataclass(frozen=True)
 class Step:
     migration: Migration
     forward: bool  # apply (True) or unapply (False)
+    resumed: resume.Resume | None = None  # it stopped partway in an earlier run (MySQL)
 
 
 # A revision, a symbol ("heads", "pets@head", "pets@base"), or several revisions.
@@ -102,7 +112,18 @@ class _Runner:
         self.current: Step | None = None
         self.completed: Step | None = None
         self.statements: list[str] = []  # SQL run so far by the current step
+        self.kept = 0  # of those, how many committed (MySQL/MariaDB: up to the last DDL)
         self.recorded: set[str] = set()  # revisions in our history table
+        # Without transactional DDL, each operation done is recorded (project.resume).
+        self.autocommits = connection.dialect.name not in TRANSACTIONAL_DDL  # DDL commits
+        self.resumable = record and self.autocommits
+        self.rows_committed: list[int] = []  # positions of the step's progress rows, committed
+        self.rows_pending: list[int] = []  # and written since the last commit
+        self.progress_rows: dict[str, list[recorder.Progress]] = {}
+        self.position = 0  # operations invoked so far by the current step
+        self.in_operation = False
+        self.operation_committed = False  # a statement of the operation in flight committed
+        self.checksum = ""  # of the current step's file
 
     def run(self) -> None:
         from alembic.runtime.environment import EnvironmentContext
@@ -115,6 +136,9 @@ class _Runner:
             recorder.ensure(self.connection)
             self.recorded = recorder.revisions(self.connection)
             self.connection.commit()
+        if self.resumable:
+            recorder.ensure_progress(self.connection)
+            self.progress_rows = recorder.read_progress(self.connection)
         config = self.workspace.config
         config.attributes["connection"] = self.connection
         config.attributes["configure_options"] = {
@@ -124,12 +148,16 @@ class _Runner:
             **({"transactional_ddl": True} if self.connection.dialect.name == "sqlite" else {}),
         }
         event.listen(self.connection, "before_cursor_execute", self._record)
+        event.listen(self.connection, "after_cursor_execute", self._executed)
         try:
-            with EnvironmentContext(
-                config,
-                self.workspace.script,
-                fn=self._steps,
-                destination_rev=self.target,
+            with (
+                resume.tracking_operations(self._invoke) if self.resumable else nullcontext(),
+                EnvironmentContext(
+                    config,
+                    self.workspace.script,
+                    fn=self._steps,
+                    destination_rev=self.target,
+                ),
             ):
                 self.workspace.script.run_env()
         except ProjectError:
@@ -140,6 +168,7 @@ class _Runner:
             raise MigrationFailed(self._failure("failed", exc)) from exc
         finally:
             event.remove(self.connection, "before_cursor_execute", self._record)
+            event.remove(self.connection, "after_cursor_execute", self._executed)
         self._finish_current()
 
     def _steps(self, heads: tuple[str, ...], context: MigrationContext) -> Iterator[RevisionStep]:
@@ -155,15 +184,84 @@ class _Runner:
                     else "stopped before starting"
                 )
                 raise MigrationInterrupted(f"Interrupted: {done}. Run migrate again to continue.")
-            self.current = Step(
-                self.workspace.history.by_revision[revision_step.revision.revision],
-                self.forward,
-            )
-            self.statements = []
-            self.faked = self.fake(self.current.migration)
+            migration = self.workspace.history.by_revision[revision_step.revision.revision]
+            self.statements, self.kept, self.position = [], 0, 0
+            self.faked = self.fake(migration)
+            self.current = Step(migration, self.forward, self._begin(migration))
+            resumed = self.current.resumed
+            skipped = resumed.done if resumed and not resumed.afresh else 0
+            self.rows_committed, self.rows_pending = list(range(skipped)), []
             self.progress("start", self.current)
             self.started = time.perf_counter()
             yield _faked(revision_step) if self.faked else revision_step
+
+    def _begin(self, migration: Migration) -> resume.Resume | None:
+        """MySQL/MariaDB: where the migration carries on if an earlier run stopped inside it,
+        and a row that says it started (committed: its first DDL would commit it anyway)."""
+        if not (self.resumable and self.forward) or self.faked:
+            return None
+        self.checksum = recorder.checksum(migration.path)
+        rows = self.progress_rows.pop(migration.revision, [])
+        resumed = (
+            resume.plan_resume(self.connection, migration, rows, self.checksum) if rows else None
+        )
+        if resumed is None or resumed.afresh:
+            recorder.clear_progress(self.connection, migration.revision)
+            recorder.record_progress(
+                self.connection,
+                recorder.Progress(
+                    migration.revision, recorder.STARTED, "started", "", self.checksum
+                ),
+            )
+            self.connection.commit()
+        return resumed
+
+    def _invoke(
+        self, operations: Operations, operation: MigrateOperation, run: Callable[[], Any]
+    ) -> Any:
+        """Each `op.*` call of a migration (MySQL/MariaDB): skipped when an earlier run did
+        it, checked in the live schema when it was in flight, else run and recorded."""
+        step = self.current
+        if step is None or self.faked or not step.forward:
+            return run()
+        position, self.position = self.position, self.position + 1
+        context = operations.migration_context
+        resumed = step.resumed
+        if resumed and not resumed.afresh and position < resumed.done:
+            return resume.skipped_result(operation, context)
+        check, description = resume.check_of(operation, context), resume.describe(operation)
+        row = recorder.Progress(
+            step.migration.revision, position, description, check, self.checksum
+        )
+        if resumed and not resumed.afresh and position == resumed.done:
+            done = resume.in_flight_state(self.connection, check)
+            if done is None:
+                resume.refuse_unknown(step.migration, position, description, resumed)
+            if done:  # it completed before the earlier run stopped
+                self._record_row(row, commit=True)
+                return resume.skipped_result(operation, context)
+        self.in_operation, self.operation_committed = True, False
+        try:
+            result = run()
+        finally:
+            self.in_operation = False
+        # After DDL, which committed the operation and all before it, the row is committed
+        # too, so a kill now leaves nothing in doubt. Row changes commit with their row.
+        self._record_row(row, commit=self.operation_committed)
+        return result
+
+    def _record_row(self, row: recorder.Progress, commit: bool) -> None:
+        recorder.record_progress(self.connection, row)
+        self.rows_pending.append(row.position)
+        if commit:
+            self.connection.exec_driver_sql("COMMIT")
+            self._committed(len(self.statements))
+
+    def _committed(self, statements: int) -> None:
+        """The database committed: the first `statements` of the step stayed, and the rows."""
+        self.kept = statements
+        self.rows_committed += self.rows_pending
+        self.rows_pending = []
 
     def _applied(self, *, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
         """Alembic's hook, inside the step's transaction: keep our history in step with it."""
@@ -175,6 +273,8 @@ class _Runner:
             replace = migration.revision in self.recorded
             recorder.applied(self.connection, migration, duration, self.faked, replace=replace)
             self.recorded.add(migration.revision)
+            if self.resumable:
+                recorder.clear_progress(self.connection, migration.revision)
         else:
             recorder.unapplied(self.connection, self.current.migration.revision)
             self.recorded.discard(self.current.migration.revision)
@@ -193,12 +293,34 @@ class _Runner:
         context: Any,
         executemany: bool,
     ) -> None:
+        if _bookkeeping(statement):
+            return
+        step = self.current
+        resumed = step.resumed if step else None
         if (
-            not statement.lstrip()
-            .upper()
-            .startswith(("SELECT", "UPDATE ALEMBIC_VERSION", "INSERT INTO ALEMBIC_VERSION"))
+            step
+            and resumed
+            and not resumed.afresh
+            and not self.in_operation
+            and self.position < resumed.done
         ):
-            self.statements.append(" ".join(statement.split()))
+            resume.refuse_replay(step.migration, " ".join(statement.split()))
+        self.statements.append(" ".join(statement.split()))
+        if self.autocommits and resume.commits(statement):
+            self._committed(len(self.statements) - 1)  # what came before it, before it runs
+
+    def _executed(
+        self,
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        if self.autocommits and not _bookkeeping(statement) and resume.commits(statement):
+            self._committed(len(self.statements))
+            self.operation_committed = self.operation_committed or self.in_operation
 
     def _failure(self, what: str, exc: Exception | None) -> str:
         """One line: which migration, which statement, what the database said, what is left."""
@@ -213,18 +335,46 @@ class _Runner:
             message += " (if the database had these tables before, run 'migrate --fake-initial')"
         if self.connection.dialect.name in TRANSACTIONAL_DDL:
             return f"{message}. It was rolled back; the database is as it was before it."
-        earlier = [s for s in self.statements if s != " ".join((statement or "").split())]
-        before = self.completed.migration.key if self.completed else "the migrations before it"
-        kept = (
-            f" These statements of it stayed applied: {'; '.join(map(_shorten, earlier))}."
-            if earlier
-            else ""
+        kept = self.statements[: self.kept]
+        stayed = (
+            f" These statements of it stayed applied: {'; '.join(map(_shorten, kept))}."
+            if kept
+            else " None of its statements stayed applied."
         )
         database = DATABASE_NAMES.get(self.connection.dialect.name, self.connection.dialect.name)
-        return (
-            f"{message}. {database} cannot roll back DDL.{kept} The version table still "
-            f"records {before}; undo those by hand (or make the migration skip them), then migrate again."
+        message = (
+            f"{message}. {database} cannot roll back DDL.{stayed} The version table still "
+            f"records {self._last_completed(step.migration)} as the last migration completed"
         )
+        if not self.resumable or not step.forward:
+            return f"{message}; undo those by hand (or make the migration skip them), then migrate again."
+        done = self._operations_done(step.migration)
+        return (
+            f"{message}; {done} of {step.migration.key} are recorded as completed. Run migrate "
+            "again to carry on after them once the cause is fixed; to change the migration "
+            "instead, undo them by hand first (migrate then runs it from the start)."
+        )
+
+    def _last_completed(self, migration: Migration) -> str:
+        """The migrations this one follows: applied, as the version table says."""
+        by_revision = self.workspace.history.by_revision
+        keys = [by_revision[r].key if r in by_revision else r for r in migration.down_revisions]
+        return " and ".join(keys) if keys else f"no migration of {migration.app_label}"
+
+    def _operations_done(self, migration: Migration) -> str:
+        """Which operations of the failed migration are recorded as done (committed)."""
+        numbers = [str(position + 1) for position in sorted(self.rows_committed)]
+        if not numbers:
+            return "no operations"
+        return f"operation{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
+
+
+def _bookkeeping(statement: str) -> bool:
+    """Reads, Alembic's version table, our tables, our COMMIT: nothing a migration did."""
+    text = statement.lstrip()
+    first = text.split(None, 1)[0].upper() if text else ""
+    lowered = text.lower()
+    return first in READS or first == "COMMIT" or any(name in lowered for name in OURS)
 
 
 def _faked(step: RevisionStep) -> RevisionStep:

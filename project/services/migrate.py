@@ -43,6 +43,8 @@ class Plan:
     changed: list[Migration] = field(default_factory=list)  # applied, and edited since
     accepted: list[Migration] = field(default_factory=list)  # edited, and accepted by --fake
     adopted: list[str] = field(default_factory=list)  # a plain Alembic history's heads replaced
+    # MySQL/MariaDB: migrations an earlier run stopped inside, with the operations it completed
+    partial: list[tuple[Migration, list[str]]] = field(default_factory=list)
 
 
 def plan_migrate(
@@ -109,6 +111,7 @@ def migrate(
                 "database by hand and accept it with 'migrate --fake'; STRICT_MIGRATION_CHECKSUMS is on."
             )
         existing = _existing_initials(connection, plan) if fake_initial else set()
+        plan.partial = [] if fake else _partial(connection, plan)
         if before_run:
             before_run(plan)
         if plan.steps:
@@ -145,6 +148,27 @@ def _adopt(
         )
     adopt(workspace, connection, foreign)
     return foreign
+
+
+def _partial(connection: Connection, plan: Plan) -> list[tuple[Migration, list[str]]]:
+    """What project.resume will carry on from: the operations recorded as done."""
+    from project import recorder
+
+    if not plan.forward or connection.dialect.name in ("sqlite", "postgresql"):
+        return []
+    rows = recorder.read_progress(connection)
+    return [
+        (
+            step.migration,
+            [
+                r.description
+                for r in rows[step.migration.revision]
+                if r.position != recorder.STARTED
+            ],
+        )
+        for step in plan.steps
+        if step.migration.revision in rows
+    ]
 
 
 def _cache(settings: Settings) -> Path:
