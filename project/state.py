@@ -425,9 +425,20 @@ def _create(admin: Connection, name: str, workspace: Workspace) -> None:
 
 
 def _drop(admin: Connection, name: str) -> None:
-    """Drop one whose lock we hold (FORCE: a connection of a killed run may linger)."""
+    """Drop one whose lock we hold, if it exists (FORCE: a connection of a killed run may
+    linger). Checked first: a user who may not create databases may not drop any either."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not _exists(admin, name):
+        return
     force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
-    admin.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+    try:
+        admin.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+    except DBAPIError as exc:
+        raise DatabaseError(
+            f"Cannot drop {describe_scratch(name)}: {str(exc.orig).strip().splitlines()[0]}. "
+            "Drop it by hand, or run: python manage.py flushstate."
+        ) from exc
 
 
 @dataclass

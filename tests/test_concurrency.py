@@ -50,6 +50,15 @@ def _scratch_databases(project: Project, prefix: str = "mstate_") -> list[str]:
     return sorted(str(n) for (n,) in project.execute(query) if str(n).startswith(prefix))
 
 
+def _admin(project: Project, *statements: str) -> None:
+    """Statements outside a transaction (CREATE DATABASE refuses to run in one)."""
+    engine = project.engine().execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
 def _own_prefix(project: Project) -> str:
     return scratch_prefix(sa.engine.make_url(project.database_url))
 
@@ -137,12 +146,13 @@ def test_clones_share_one_scratch_database_and_stale_ones_go(
 ) -> None:
     skip_on(project, "sqlite", "its state is a file in the project folder")
     stale, fresh = "mstate_000000000000_0000000000000000", "mstate_000000000000_1111111111111111"
-    project.execute(f"CREATE DATABASE {stale}", f"CREATE DATABASE {fresh}")
+    _admin(project, f"CREATE DATABASE {stale}", f"CREATE DATABASE {fresh}")
     comment = "manage.py scratch state; last used 4102444800"  # the year 2100: in use lately
-    project.execute(
+    _admin(
+        project,
         f"COMMENT ON DATABASE {fresh} IS '{comment}'"
         if project.backend == "postgresql"
-        else f"ALTER DATABASE {fresh} COMMENT = '{comment}'"
+        else f"ALTER DATABASE {fresh} COMMENT = '{comment}'",
     )
     first = _compared_with(project)
     assert "(replayed, database mstate_" in first
@@ -153,4 +163,4 @@ def test_clones_share_one_scratch_database_and_stale_ones_go(
     assert len(own) == 1 and own[0] in first
     # the one never said to be used is dropped when a state is built; the recent one stays
     assert _scratch_databases(project) == sorted([fresh, *own])
-    project.execute(f"DROP DATABASE {fresh}")
+    _admin(project, f"DROP DATABASE {fresh}")
