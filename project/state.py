@@ -380,8 +380,12 @@ def _sweep(workspace: Workspace, admin: Connection, keep: str) -> None:
     never one in use."""
     own = scratch_prefix(workspace.engine.url)
     now, max_age = time.time(), workspace.settings.scratch_database_max_age
+    # MySQL keeps no database comments: no age is known there, so only the own ones go.
+    ages = admin.dialect.name == "postgresql" or getattr(admin.dialect, "is_mariadb", False)
     for name, last_used in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
-        if name != keep and (name.startswith(own) or is_stale(last_used, now, max_age)):
+        if name == keep:
+            continue
+        if name.startswith(own) or (ages and is_stale(last_used, now, max_age)):
             _drop_unless_in_use(admin, name)
 
 
