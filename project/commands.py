@@ -484,6 +484,17 @@ def inspectdb(
     return result
 
 
+def flushstate(ctx: typer.Context) -> object:
+    """Drop the cached migration-history states: .manage_cache/ and, on a server, every
+    scratch database mstate_* no run is using (copies of migration histories, not data)."""
+    from project.services.flushstate import flushstate as flush
+
+    runtime: Runtime = ctx.obj
+    cleared = flush(runtime.settings)
+    output.render_flushstate(runtime.terminal, cleared)
+    return cleared
+
+
 def startapp(
     ctx: typer.Context,
     name: Annotated[

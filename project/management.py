@@ -95,6 +95,7 @@ def _builtin_commands() -> dict[str, Callable[..., Any]]:
         commands.startapp,
         commands.inspectdb,
         commands.check,
+        commands.flushstate,
     )
     return {function.__name__: function for function in functions}
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from project.services.squashmigrations import SquashResult
     from project.services.startapp import NewApp
     from project.services.startproject import NewProject
+    from project.state import ClearedStates
 
 # Styles, as click.style (typer.style) arguments; colour only on a terminal, never with --no-color.
 Style = Mapping[str, Any]
@@ -369,6 +370,19 @@ def render_pruned(term: Terminal, pruned: list[str]) -> None:
         term.out("  No migrations to prune.")
     for name in pruned:
         term.out(f"  Pruned {name}")
+
+
+def render_flushstate(term: Terminal, cleared: ClearedStates) -> None:
+    if cleared.note:
+        term.err(f"Note: {cleared.note}")
+    if not (cleared.files or cleared.dropped or cleared.in_use):
+        term.out("No cached migration-history state to drop.")
+    if cleared.files:
+        term.out(f"Removed {len(cleared.files)} cached file(s) from .manage_cache/.")
+    for name in cleared.dropped:
+        term.out(f"Dropped the scratch database {name}.")
+    for name in cleared.in_use:
+        term.out(f"Kept the scratch database {name}: in use by another run (or not yours to drop).")
 
 
 def render_startapp(term: Terminal, app: NewApp) -> None:

@@ -40,6 +40,7 @@ class Settings:
     )
     connect_timeout: float = 10.0  # seconds to reach the database server
     migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
+    scratch_database_max_age: float = 7 * 24 * 3600.0  # an unused scratch database is dropped
 
 
 def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
@@ -101,6 +102,9 @@ def load_settings(
         strict_migration_checksums=_bool_setting(module, "STRICT_MIGRATION_CHECKSUMS", False),
         connect_timeout=_seconds_setting(module, "DATABASE_CONNECT_TIMEOUT", 10.0),
         migrate_lock_timeout=_seconds_setting(module, "MIGRATE_LOCK_TIMEOUT", 600.0),
+        scratch_database_max_age=_seconds_setting(
+            module, "SCRATCH_DATABASE_MAX_AGE", 7 * 24 * 3600.0
+        ),
     )
 
 

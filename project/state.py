@@ -6,10 +6,17 @@ dropped, and the command works whether that database is empty, behind, ahead on 
 branch, or unreachable. The replayed schema is cached, keyed by everything that shapes it
 (the migration files, env.py, the target revisions, the server and library versions).
 
-- SQLite: a database file in `.manage_cache/`, copied for each use.
-- PostgreSQL, MySQL/MariaDB: a database `mstate_<project>_<key>` on the configured server,
-  kept at its revisions; other state databases of the project are dropped when a new one
-  is built. Needs the right to create databases; the error says so.
+- SQLite: a database file `.manage_cache/state-<key>.sqlite3`, copied for each use. It is
+  built in a private file and renamed into place (atomic), and a copy is used only when
+  its version rows are the target it is keyed by; otherwise it is built again.
+- PostgreSQL, MySQL/MariaDB: a database `mstate_<tag>_<key>` on the configured server, the
+  tag a hash of the configured server and database (never the folder, never the password):
+  clones of a project in any folders share one. Each is built, checked and used under a
+  server lock named after it (an advisory lock; GET_LOCK), so concurrent runs take turns
+  on it and none drops one another is using. When a new one is built, the other states of
+  the configured database, and any state on the server unused for
+  SCRATCH_DATABASE_MAX_AGE seconds, are dropped unless in use. `flushstate` drops them all.
+  Needs the right to create databases; the error says so.
 - A server that cannot be reached: SQLite in a temporary file instead, with a note.
 """
 
@@ -17,15 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from project.errors import DatabaseError
+from project.errors import DatabaseError, ProjectError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -36,6 +45,47 @@ if TYPE_CHECKING:
 CACHE_FOLDER = ".manage_cache"
 DATABASE_PREFIX = "mstate"
 HEADS = "heads"
+SCRATCH_NOTE = "a copy of the migration history, not your data"
+LEFTOVER_SECONDS = 3600.0  # a private work file this old was left by a killed run
+_SCRATCH_NAME = re.compile(rf"{DATABASE_PREFIX}_[0-9a-z_]+")
+_LAST_USED = re.compile(r"last used (\d+)")
+
+
+def scratch_prefix(url: URL) -> str:
+    """`mstate_<tag>_`: the tag names the configured server and database (backend family,
+    host, port, user, database), not the folder the project sits in nor the password."""
+    family = "mysql" if url.get_backend_name() in ("mysql", "mariadb") else url.get_backend_name()
+    configured = "|".join(
+        (family, url.host or "", str(url.port or ""), url.username or "", url.database or "")
+    )
+    return f"{DATABASE_PREFIX}_{hashlib.sha1(configured.encode()).hexdigest()[:12]}_"
+
+
+def scratch_database_name(url: URL, key: str) -> str:
+    """The scratch database of the configured database `url` for the cache key `key`: 36
+    characters, within PostgreSQL's 63 and MySQL's 64."""
+    return f"{scratch_prefix(url)}{key[:16]}"
+
+
+def scratch_lock_name(name: str) -> str:
+    """The server lock held while a scratch database is built, checked, used or dropped."""
+    return f"manage.py state {name}"
+
+
+def is_stale(last_used: float | None, now: float, max_age: float) -> bool:
+    """Unused for longer than `max_age` seconds; a state that never said when (one left by
+    an older version, or a server without database comments) counts as stale."""
+    return last_used is None or now - last_used > max_age
+
+
+def parse_last_used(comment: str | None) -> float | None:
+    match = _LAST_USED.search(comment or "")
+    return float(match.group(1)) if match else None
+
+
+def describe_scratch(name: str) -> str:
+    """How messages name a scratch database, so nobody fears for their data."""
+    return f"the scratch database {name} ({SCRATCH_NOTE})"
 
 
 @dataclass
@@ -68,7 +118,7 @@ def history_state(
                 f"The database server cannot be reached ({reason[0] if reason else type(exc).__name__}); "
                 "the migration history was replayed on SQLite instead."
             )
-            with _sqlite_state(workspace, target, cache=False) as state:
+            with _sqlite_state(workspace, target, cache=False, store=False) as state:
                 state.notes.append(note)
                 yield state
             return
@@ -101,34 +151,32 @@ def cache_key(workspace: Workspace, target: Sequence[str], server: str) -> str:
 
 @contextmanager
 def _sqlite_state(
-    workspace: Workspace, target: Sequence[str], cache: bool
+    workspace: Workspace, target: Sequence[str], cache: bool, store: bool = True
 ) -> Iterator[HistoryState]:
+    """A private copy of the cached file (or a fresh replay, which then replaces the cached
+    file: so `--no-cache` repairs a bad one too)."""
     import sqlite3
 
     from sqlalchemy.engine import make_url
 
     folder = workspace.settings.base_dir / CACHE_FOLDER
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     key = cache_key(workspace, target, f"sqlite {sqlite3.sqlite_version}")
     cached = folder / f"state-{key}.sqlite3"
-    descriptor, name = tempfile.mkstemp(prefix="state-", suffix=".sqlite3", dir=folder)
+    # Not named state-*: those are the cache entries, which other runs may delete.
+    descriptor, name = tempfile.mkstemp(prefix="work-", suffix=".sqlite3", dir=folder)
     os.close(descriptor)
     work = Path(name)
     engine = _engine(workspace, make_url(f"sqlite:///{work}"))
     try:
-        if cache and cached.exists():
-            shutil.copyfile(cached, work)
-            description = "cached, SQLite"
-        else:
+        description = "cached, SQLite"
+        if not (cache and _copy_if_complete(workspace, cached, work, engine, target)):
+            work.write_bytes(b"")
             with engine.connect() as connection:
-                _replay(workspace, connection, target)
+                _replay(workspace, connection, target, f"a scratch SQLite file ({SCRATCH_NOTE})")
             engine.dispose()
-            if cache:
-                for stale in folder.glob("state-*.sqlite3"):
-                    if stale not in (work, cached):
-                        stale.unlink(missing_ok=True)
-                shutil.copyfile(work, f"{cached}.tmp")
-                os.replace(f"{cached}.tmp", cached)
+            if store:
+                _store(folder, work, cached)
             description = "replayed, SQLite"
         with engine.connect() as connection:
             yield HistoryState(connection, description)
@@ -137,48 +185,90 @@ def _sqlite_state(
         work.unlink(missing_ok=True)
 
 
+def _copy_if_complete(
+    workspace: Workspace, cached: Path, work: Path, engine: Engine, target: Sequence[str]
+) -> bool:
+    """Copy the cached state to `work` if it is there and at its target (copyfile reads one
+    inode: an entry renamed over or deleted meanwhile is read whole or not at all)."""
+    try:
+        shutil.copyfile(cached, work)
+    except FileNotFoundError:
+        return False
+    try:
+        with engine.connect() as connection:
+            rows = set(workspace.version_rows(connection))
+    except Exception:  # noqa: BLE001 - a damaged file: build it again
+        rows = None
+    engine.dispose()
+    return rows == _expected_rows(workspace, target)
+
+
+def _store(folder: Path, work: Path, cached: Path) -> None:
+    """Put a built state in the cache: written under a private name, then renamed (atomic),
+    so a reader sees the old entry or the new one, never half of one. Other entries go, and
+    private files a killed run left."""
+    descriptor, name = tempfile.mkstemp(prefix=".tmp-", suffix=".sqlite3", dir=folder)
+    os.close(descriptor)
+    shutil.copyfile(work, name)
+    os.replace(name, cached)
+    now = time.time()
+    for path in folder.iterdir():
+        if path.name.startswith("state-") and path.suffix == ".sqlite3" and path != cached:
+            path.unlink(missing_ok=True)
+        elif path.name.startswith(("work-", ".tmp-")) and path != work:
+            try:
+                if now - path.stat().st_mtime > LEFTOVER_SECONDS:
+                    path.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue
+
+
 @contextmanager
 def _server_state(
     workspace: Workspace, admin: Connection, target: Sequence[str], cache: bool
 ) -> Iterator[HistoryState]:
+    from project.locking import named_lock
+
     admin = admin.execution_options(isolation_level="AUTOCOMMIT")
     dialect = admin.dialect
     server = f"{dialect.name} {'.'.join(map(str, dialect.server_version_info or ()))}"
-    project_tag = hashlib.sha1(
-        f"{workspace.settings.base_dir}|{workspace.engine.url.database}".encode()
-    ).hexdigest()[:8]
-    key = cache_key(workspace, target, server)
-    name = (
-        f"{DATABASE_PREFIX}_{project_tag}_{key[:16]}"
-        if cache
-        else f"{DATABASE_PREFIX}_{project_tag}_tmp{os.getpid()}"
-    )
-    engine = _engine(workspace, workspace.engine.url.set(database=name))
-    state: HistoryState | None = None
-    try:
-        description = "cached"
-        exists = _exists(admin, name)
-        connection = _connect_if_complete(workspace, engine, target) if cache and exists else None
-        if connection is None:
-            if exists:
+    name = scratch_database_name(workspace.engine.url, cache_key(workspace, target, server))
+    timeout = workspace.settings.migrate_lock_timeout
+
+    def timed_out() -> DatabaseError:
+        return DatabaseError(
+            f"Another command has held {describe_scratch(name)} for over {timeout:g} s. Wait "
+            "for it to finish, or raise MIGRATE_LOCK_TIMEOUT in settings."
+        )
+
+    # Held from before the database is looked at until it is no longer used: others wait,
+    # and no sweep drops it meanwhile.
+    with named_lock(admin, scratch_lock_name(name), timeout, timed_out):
+        engine = _engine(workspace, workspace.engine.url.set(database=name))
+        state: HistoryState | None = None
+        try:
+            description = "cached"
+            connection = None
+            if cache and _exists(admin, name):
+                connection = _connect_if_complete(workspace, engine, target)
+            if connection is None:
+                _drop(admin, name)  # a stale or half-built one (ours: we hold its lock)
+                _create(admin, name, workspace)
+                _touch(admin, name)
+                with engine.connect() as replaying:
+                    _replay(workspace, replaying, target, describe_scratch(name))
+                description = "replayed"
+                _sweep(workspace, admin, keep=name)
+                connection = engine.connect()
+            else:
+                _touch(admin, name)
+            with connection:
+                state = HistoryState(connection, f"{description}, database {name}")
+                yield state
+        finally:
+            engine.dispose()
+            if state is None or state.dirty:  # a failed build, or a changed schema: not kept
                 _drop(admin, name)
-            _create(admin, name, workspace)
-            with engine.connect() as replaying:
-                _replay(workspace, replaying, target)
-            description = "replayed"
-            if cache:  # the project's older states (and any a killed run left) go
-                for other in _project_databases(admin, f"{DATABASE_PREFIX}_{project_tag}_"):
-                    if other != name:
-                        _drop(admin, other)
-            connection = engine.connect()
-        with connection:
-            state = HistoryState(connection, f"{description}, database {name}")
-            yield state
-    finally:
-        engine.dispose()
-        spoiled = not cache or (state is not None and state.dirty)
-        if spoiled and _exists(admin, name):
-            _drop(admin, name)
 
 
 def _engine(workspace: Workspace, url: URL) -> Engine:
@@ -190,19 +280,40 @@ def _engine(workspace: Workspace, url: URL) -> Engine:
     return create_engine(workspace.settings, url, poolclass=NullPool)
 
 
-def _replay(workspace: Workspace, connection: Connection, target: Sequence[str]) -> None:
+def _replay(
+    workspace: Workspace, connection: Connection, target: Sequence[str], where: str
+) -> None:
+    """Run the migrations up to `target`; a failure says it happened in the scratch state
+    (undo nothing by hand: it is rebuilt)."""
     from project.runner import run_steps
 
-    run_steps(
-        workspace, connection, target[0] if len(target) == 1 else tuple(target), True, record=False
-    )
+    try:
+        run_steps(
+            workspace,
+            connection,
+            target[0] if len(target) == 1 else tuple(target),
+            True,
+            record=False,
+        )
+    except ProjectError as exc:
+        raise type(exc)(
+            f"Replaying the migration history into {where} failed; nothing of yours was "
+            f"touched, and the scratch state is built again on the next run. {exc.message}",
+            exc.exit_code,
+        ) from exc
+
+
+def _expected_rows(workspace: Workspace, target: Sequence[str]) -> set[str]:
+    if tuple(target) == (HEADS,):
+        return set(workspace.script.get_heads(consider_depends_on=True))
+    return set(target) - {"base"}
 
 
 def _connect_if_complete(
     workspace: Workspace, engine: Engine, target: Sequence[str]
 ) -> Connection | None:
     """A connection to a state database whose version table is at the target (one that a
-    build left half-way, or a spoiled one, is not), or None."""
+    build left half-way, a spoiled one, or one rewound behind its key, is not), or None."""
     try:
         connection = engine.connect()
     except Exception:  # noqa: BLE001 - anything odd: rebuild it
@@ -211,32 +322,90 @@ def _connect_if_complete(
         rows = set(workspace.version_rows(connection))
     except Exception:  # noqa: BLE001 - the same
         rows = None
-    expected = (
-        set(workspace.script.get_heads(consider_depends_on=True))
-        if tuple(target) == (HEADS,)
-        else set(target)
-    )
-    if rows != expected:
+    if rows != _expected_rows(workspace, target):
         connection.close()
         return None
     return connection
 
 
 def _exists(admin: Connection, name: str) -> bool:
-    return name in _project_databases(admin, name)
+    return name in (found for found, _ in _scratch_databases(admin, name))
 
 
-def _project_databases(admin: Connection, prefix: str) -> list[str]:
+def _scratch_databases(admin: Connection, prefix: str) -> list[tuple[str, float | None]]:
+    """The scratch databases on the server whose names start with `prefix`, with when each
+    was last used (from its comment; None: unknown)."""
     from sqlalchemy import text
 
     # Bound through SQLAlchemy: each driver has its own parameter style (asyncpg's is $1).
     if admin.dialect.name == "postgresql":
-        query = text("SELECT datname FROM pg_database WHERE datname LIKE :prefix")
-    else:
         query = text(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :prefix"
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname LIKE :prefix"
         )
-    return [str(row[0]) for row in admin.execute(query, {"prefix": f"{prefix}%"})]
+    elif getattr(admin.dialect, "is_mariadb", False):
+        query = text(
+            "SELECT schema_name, schema_comment FROM information_schema.schemata "
+            "WHERE schema_name LIKE :prefix"
+        )
+    else:  # MySQL keeps no comments on databases
+        query = text(
+            "SELECT schema_name, NULL FROM information_schema.schemata WHERE schema_name LIKE :prefix"
+        )
+    rows = admin.execute(query, {"prefix": f"{prefix}%"})
+    return [
+        (str(found), parse_last_used(comment))
+        for found, comment in rows
+        if _SCRATCH_NAME.fullmatch(str(found)) and str(found).startswith(prefix)
+    ]
+
+
+def _touch(admin: Connection, name: str) -> None:
+    """Say when the state was last used, where the sweep of any project can read it."""
+    from sqlalchemy.exc import DBAPIError
+
+    comment = f"manage.py scratch state ({SCRATCH_NOTE}); last used {int(time.time())}"
+    if admin.dialect.name == "postgresql":
+        admin.exec_driver_sql(f"COMMENT ON DATABASE {name} IS '{comment}'")
+    elif getattr(admin.dialect, "is_mariadb", False):
+        try:
+            admin.exec_driver_sql(f"ALTER DATABASE {name} COMMENT = '{comment}'")
+        except DBAPIError:  # MariaDB before 10.5: the age is then unknown
+            pass
+
+
+def _sweep(workspace: Workspace, admin: Connection, keep: str) -> None:
+    """Drop the configured database's other states, and any state on the server unused for
+    SCRATCH_DATABASE_MAX_AGE seconds (a project folder deleted, a CI run's database gone);
+    never one in use."""
+    own = scratch_prefix(workspace.engine.url)
+    now, max_age = time.time(), workspace.settings.scratch_database_max_age
+    # MySQL keeps no database comments: no age is known there, so only the own ones go.
+    ages = admin.dialect.name == "postgresql" or getattr(admin.dialect, "is_mariadb", False)
+    for name, last_used in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
+        if name == keep:
+            continue
+        if name.startswith(own) or (ages and is_stale(last_used, now, max_age)):
+            _drop_unless_in_use(admin, name)
+
+
+def _drop_unless_in_use(admin: Connection, name: str) -> bool:
+    """Drop `name` unless another run holds its lock (on PostgreSQL, also unless someone is
+    connected: DROP DATABASE without FORCE refuses then). True if dropped."""
+    from sqlalchemy.exc import DBAPIError
+
+    from project.locking import named_lock_held, release_named_lock, try_named_lock
+
+    lock = scratch_lock_name(name)
+    if named_lock_held(admin, lock) or not try_named_lock(admin, lock):
+        return False
+    try:
+        admin.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    except DBAPIError:  # in use, or not ours to drop
+        return False
+    finally:
+        release_named_lock(admin, lock)
+    return True
 
 
 def _create(admin: Connection, name: str, workspace: Workspace) -> None:
@@ -252,12 +421,68 @@ def _create(admin: Connection, name: str, workspace: Workspace) -> None:
             else "CREATE on *.*"
         )
         raise DatabaseError(
-            f"makemigrations replays the migration history in a scratch database, and user '{user}' "
-            f"may not create one ({str(exc.orig).strip().splitlines()[0]}). Grant {privilege}, "
-            "or compare with the configured database instead: makemigrations --from-db."
+            f"makemigrations replays the migration history in a scratch database ({name}, "
+            f"{SCRATCH_NOTE}), and user '{user}' may not create one "
+            f"({str(exc.orig).strip().splitlines()[0]}). Grant {privilege}, or compare with the "
+            "configured database instead: makemigrations --from-db."
         ) from exc
 
 
 def _drop(admin: Connection, name: str) -> None:
+    """Drop one whose lock we hold, if it exists (FORCE: a connection of a killed run may
+    linger). Checked first: a user who may not create databases may not drop any either."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not _exists(admin, name):
+        return
     force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
-    admin.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+    try:
+        admin.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+    except DBAPIError as exc:
+        raise DatabaseError(
+            f"Cannot drop {describe_scratch(name)}: {str(exc.orig).strip().splitlines()[0]}. "
+            "Drop it by hand, or run: python manage.py flushstate."
+        ) from exc
+
+
+@dataclass
+class ClearedStates:
+    files: list[str] = field(default_factory=list)  # removed from .manage_cache/
+    dropped: list[str] = field(default_factory=list)  # scratch databases dropped
+    in_use: list[str] = field(default_factory=list)  # left: another run holds them (or not ours)
+    note: str = ""  # e.g. the server cannot be reached
+
+
+def clear_states(workspace: Workspace) -> ClearedStates:
+    """Drop every cached state: this project's files, and on a server every scratch database
+    (every project's: they are all rebuilt when needed) that no run is using."""
+    from project.database import database_url
+
+    cleared = ClearedStates()
+    folder = workspace.settings.base_dir / CACHE_FOLDER
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            # Lock files stay: unlinking one that a run holds would let a second run in.
+            if path.is_file() and not path.name.endswith(".lock"):
+                path.unlink(missing_ok=True)
+                cleared.files.append(path.name)
+    if database_url(workspace.settings).get_backend_name() not in (
+        "postgresql",
+        "mysql",
+        "mariadb",
+    ):
+        return cleared
+    try:
+        admin = workspace.engine.connect()
+    except Exception as exc:  # noqa: BLE001 - said in the result
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[:1]
+        cleared.note = (
+            "The database server cannot be reached "
+            f"({reason[0] if reason else type(exc).__name__}); no scratch database was dropped."
+        )
+        return cleared
+    with admin:
+        admin = admin.execution_options(isolation_level="AUTOCOMMIT")
+        for name, _ in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
+            (cleared.dropped if _drop_unless_in_use(admin, name) else cleared.in_use).append(name)
+    return cleared

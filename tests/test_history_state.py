@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
+import sqlalchemy as sa
 from conftest import Project, assert_error, with_settings
+
+from project.state import scratch_prefix
 
 TOY = "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
 
@@ -78,11 +79,8 @@ def test_the_history_state_is_cached(project: Project) -> None:
     assert "(replayed," in out
     if project.backend == "sqlite":
         assert len(list(project.file(".manage_cache").glob("state-*.sqlite3"))) == 1
-    else:  # one state database per project is kept on the server
-        tag = hashlib.sha1(
-            f"{project.path.resolve()}|{project.database_url.rsplit('/', 1)[1]}".encode()
-        )
-        prefix = f"mstate_{tag.hexdigest()[:8]}_"
+    else:  # one state database per configured database is kept on the server
+        prefix = scratch_prefix(sa.engine.make_url(project.database_url))
         query = (
             "SELECT datname FROM pg_database"
             if project.backend == "postgresql"
@@ -118,6 +116,7 @@ def test_scratch_database_needs_the_right_to_create_one(make_project) -> None:  
             expected = "Grant CREATE on *.*"
         result = project.run("makemigrations", "--check", env={"DATABASE_URL": url})
         assert_error(result, "may not create one", expected, "makemigrations --from-db")
+        assert "a scratch database (mstate_" in result.stderr and "not your data" in result.stderr
         assert "limited-pw" not in result.stderr
         project.run("migrate", env={"DATABASE_URL": url}, check=True)
         assert (

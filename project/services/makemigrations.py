@@ -3,11 +3,17 @@
 By default the history is replayed into a scratch database (project.state) and the models
 are compared with that; `from_db=True` compares with the configured database instead, as
 plain Alembic does (it must then have every migration applied).
+
+A run that writes holds an exclusive file lock of the project folder from before it reads
+the migration files until its files are written: a second run waits, then sees the first
+one's files, and writes nothing twice. flock is per machine (two machines writing into one
+network folder are not kept apart: they would not be with git either).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
     from project.settings import Settings
 
 EMPTY_MIGRATION_NAME = "manual"
+WRITE_LOCK = "makemigrations.lock"  # in .manage_cache/
 
 
 @dataclass
@@ -58,6 +65,55 @@ def makemigrations(
     the history state instead of reusing a cached one. Without a `questioner`, nothing is
     asked: an ambiguous change (a rename? a default for existing rows?) is an error.
     """
+    with writing(settings, write):
+        return plan_migrations(
+            settings,
+            app_labels,
+            name=name,
+            empty=empty,
+            write=write,
+            from_db=from_db,
+            cache=cache,
+            questioner=questioner,
+            lint=lint,
+        )
+
+
+@contextmanager
+def writing(settings: Settings, write: bool) -> Iterator[None]:
+    """Hold the project's makemigrations lock for the block if it writes (see above)."""
+    if not write:
+        yield
+        return
+    from project.locking import file_lock
+    from project.state import CACHE_FOLDER
+
+    timeout = settings.migrate_lock_timeout
+
+    def timed_out() -> DatabaseError:
+        return DatabaseError(
+            f"Another makemigrations in this folder has been writing for over {timeout:g} s. "
+            "Wait for it to finish, or raise MIGRATE_LOCK_TIMEOUT in settings."
+        )
+
+    with file_lock(settings.base_dir / CACHE_FOLDER / WRITE_LOCK, timeout, timed_out):
+        yield
+
+
+def plan_migrations(
+    settings: Settings,
+    app_labels: Sequence[str] = (),
+    *,
+    name: str | None = None,
+    empty: bool = False,
+    write: bool = True,
+    from_db: bool | None = None,
+    cache: bool = True,
+    questioner: Questioner | None = None,
+    lint: bool = False,
+) -> MakeMigrationsResult:
+    """makemigrations for a caller that holds the write lock (`writing`) already: flock is
+    per open file, so taking it twice in one process would wait forever."""
     if name is not None and not name.isidentifier():
         raise UsageError(f"The migration name must be a valid Python identifier, not '{name}'.")
     workspace = Workspace(settings)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from project.errors import DatabaseError, UsageError
 from project.questioner import Questioner
-from project.services.makemigrations import MakeMigrationsResult, makemigrations
+from project.services.makemigrations import MakeMigrationsResult, plan_migrations, writing
 from project.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -35,16 +35,19 @@ def update_latest(
     cache: bool = True,
     questioner: Questioner | None = None,
 ) -> MakeMigrationsResult:
-    probe = makemigrations(settings, app_labels, write=False, cache=cache, questioner=_Probe())
-    changed = [m.app_label for m in probe.migrations]
-    if not changed:
-        return probe
-    workspace = Workspace(settings)
-    history = workspace.history
-    leaves = [leaf for label in changed if (leaf := history.leaf(label)) is not None]
-    _check_updatable(workspace, history, leaves)
-    with _set_aside([leaf.path for leaf in leaves], keep_aside=write):
-        return makemigrations(settings, changed, write=write, cache=cache, questioner=questioner)
+    with writing(settings, write):
+        probe = plan_migrations(settings, app_labels, write=False, cache=cache, questioner=_Probe())
+        changed = [m.app_label for m in probe.migrations]
+        if not changed:
+            return probe
+        workspace = Workspace(settings)
+        history = workspace.history
+        leaves = [leaf for label in changed if (leaf := history.leaf(label)) is not None]
+        _check_updatable(workspace, history, leaves)
+        with _set_aside([leaf.path for leaf in leaves], keep_aside=write):
+            return plan_migrations(
+                settings, changed, write=write, cache=cache, questioner=questioner
+            )
 
 
 def _check_updatable(workspace: Workspace, history: History, leaves: list[Migration]) -> None:

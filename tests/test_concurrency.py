@@ -1,0 +1,167 @@
+"""makemigrations run many at once, the scratch state behind it, and its bounds (issue 13)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from conftest import Project, Result, _copy_project, skip_on
+
+from project.state import (
+    is_stale,
+    parse_last_used,
+    scratch_database_name,
+    scratch_lock_name,
+    scratch_prefix,
+)
+
+TOY = "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
+RUNS = 8
+
+
+def _at_once(project: Project, *args: str) -> list[Result]:
+    """`python manage.py args` RUNS times, all started before any is waited for."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=project.path,
+            env=project.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(RUNS)
+    ]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        results.append(Result(process.returncode, stdout, stderr))
+    return results
+
+
+def _scratch_databases(project: Project, prefix: str = "mstate_") -> list[str]:
+    query = (
+        "SELECT datname FROM pg_database"
+        if project.backend == "postgresql"
+        else "SELECT schema_name FROM information_schema.schemata"
+    )
+    return sorted(str(n) for (n,) in project.execute(query) if str(n).startswith(prefix))
+
+
+def _admin(project: Project, *statements: str) -> None:
+    """Statements outside a transaction (CREATE DATABASE refuses to run in one)."""
+    engine = project.engine().execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def _own_prefix(project: Project) -> str:
+    return scratch_prefix(sa.engine.make_url(project.database_url))
+
+
+def _rewind(project: Project) -> None:
+    """Put the cached state's version rows behind the key it is cached under (what a race
+    once left, on SQLite): the history's first revisions instead of its heads."""
+    rewind = (
+        "DELETE FROM alembic_version",
+        "INSERT INTO alembic_version VALUES ('owners_0001_initial')",
+    )
+    if project.backend == "sqlite":
+        (state,) = project.file(".manage_cache").glob("state-*.sqlite3")
+        url = f"sqlite:///{state}"
+    else:
+        (name,) = _scratch_databases(project, _own_prefix(project))
+        url = sa.engine.make_url(project.driver_url).set(database=name)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        for statement in rewind:
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def _compared_with(project: Project) -> str:
+    project.append("apps/pets/models.py", "\n# an edit: the no-change marker misses\n")
+    result = project.run("makemigrations", "--check", "-v", "2", check=True)
+    assert result.stdout.endswith("No changes detected\n"), str(result)
+    return result.stdout.splitlines()[0]
+
+
+def test_scratch_names_come_from_the_configured_database() -> None:
+    url = sa.engine.make_url
+    base = scratch_prefix(url("postgresql://app:secret@db.example:5432/shop"))
+    assert base == scratch_prefix(url("postgresql+asyncpg://app:other@db.example:5432/shop"))
+    assert base != scratch_prefix(url("postgresql://app:secret@db.example:5432/blog"))
+    assert base != scratch_prefix(url("postgresql://app:secret@db2.example:5432/shop"))
+    assert scratch_prefix(url("mysql://u@h/d")) == scratch_prefix(url("mariadb+pymysql://u@h/d"))
+    name = scratch_database_name(url("mysql://u@h/d"), "0123456789abcdef0123")
+    assert name.startswith("mstate_") and name.endswith("_0123456789abcdef") and len(name) <= 63
+    assert "secret" not in base and len(scratch_lock_name(name)) <= 64  # GET_LOCK's limit
+    assert is_stale(None, 1000.0, 10.0) and is_stale(1.0, 1000.0, 10.0)
+    assert not is_stale(995.0, 1000.0, 10.0)
+    assert parse_last_used("manage.py scratch state (...); last used 1712345678") == 1712345678.0
+    assert parse_last_used("") is None and parse_last_used(None) is None
+
+
+def test_many_at_once_with_a_cold_cache(project: Project) -> None:
+    checks = _at_once(project, "makemigrations", "--check")
+    assert all(r.returncode == 0 for r in checks), "\n".join(map(str, checks))
+    assert {(r.stdout, r.stderr) for r in checks} == {("No changes detected\n", "")}
+    if project.backend != "sqlite":  # one scratch database for the configured database
+        assert len(_scratch_databases(project, _own_prefix(project))) == 1
+
+    # flushstate drops it all, and the next run rebuilds it
+    flushed = project.run("flushstate", check=True).stdout
+    assert "Removed " in flushed
+    assert not list(project.file(".manage_cache").glob("state-*"))
+    if project.backend != "sqlite":
+        assert "Dropped the scratch database mstate_" in flushed
+        assert _scratch_databases(project) == []
+
+    project.append("apps/pets/models.py", TOY)
+    made = _at_once(project, "makemigrations")
+    assert all(r.returncode == 0 for r in made), "\n".join(map(str, made))
+    assert [f for f in project.migrations("pets") if "toy" in f] == ["0002_toy.py"]
+    writers = [r for r in made if "0002_toy.py" in r.stdout]
+    assert len(writers) == 1, "\n".join(map(str, made))
+    assert {r.stdout for r in made if r not in writers} == {"No changes detected\n"}
+
+    # A cached state behind its key is found out and built again; --no-cache repairs it too.
+    if project.backend == "sqlite":  # a damaged file, the same
+        (state,) = project.file(".manage_cache").glob("state-*.sqlite3")
+        state.write_bytes(b"not a database")
+    else:
+        _rewind(project)
+    assert "(replayed," in _compared_with(project)
+    _rewind(project)
+    assert "(replayed," in project.run("makemigrations", "--check", "--no-cache", "-v", "2").stdout
+    assert "(cached," in _compared_with(project)
+
+
+def test_clones_share_one_scratch_database_and_stale_ones_go(
+    project: Project, tmp_path: Path
+) -> None:
+    skip_on(project, "sqlite", "its state is a file in the project folder")
+    stale, fresh = "mstate_000000000000_0000000000000000", "mstate_000000000000_1111111111111111"
+    _admin(project, f"CREATE DATABASE {stale}", f"CREATE DATABASE {fresh}")
+    comment = "manage.py scratch state; last used 4102444800"  # the year 2100: in use lately
+    _admin(
+        project,
+        f"COMMENT ON DATABASE {fresh} IS '{comment}'"
+        if project.backend == "postgresql"
+        else f"ALTER DATABASE {fresh} COMMENT = '{comment}'",
+    )
+    first = _compared_with(project)
+    assert "(replayed, database mstate_" in first
+    _copy_project(tmp_path / "clone")
+    clone = Project(tmp_path / "clone", project.driver_url, project.backend)
+    assert _compared_with(clone) == first.replace("replayed", "cached")
+    own = _scratch_databases(project, _own_prefix(project))
+    assert len(own) == 1 and own[0] in first
+    # the one never said to be used is dropped when a state is built; the recent one stays
+    everything = _scratch_databases(project)  # other tests' recent states stay too
+    assert stale not in everything and fresh in everything
+    _admin(project, f"DROP DATABASE {fresh}")
