@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
-from conftest import Project, Result, _copy_project, skip_on
+from conftest import Project, Result, _copy_project
 
 from project.state import (
     is_stale,
@@ -141,10 +142,11 @@ def test_many_at_once_with_a_cold_cache(project: Project) -> None:
     assert "(cached," in _compared_with(project)
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"], indirect=True)
 def test_clones_share_one_scratch_database_and_stale_ones_go(
     project: Project, tmp_path: Path
 ) -> None:
-    skip_on(project, "sqlite", "its state is a file in the project folder")
+    """On a server (on SQLite the state is a file in each project's folder)."""
     stale, fresh = "mstate_000000000000_0000000000000000", "mstate_000000000000_1111111111111111"
     _admin(project, f"CREATE DATABASE {stale}", f"CREATE DATABASE {fresh}")
     comment = "manage.py scratch state; last used 4102444800"  # the year 2100: in use lately
