@@ -87,7 +87,7 @@ def load_settings(
     module = _import_settings(name)
     base_dir = Path(getattr(module, "BASE_DIR", Path(module.__file__ or ".").parent)).resolve()
     # An empty variable counts as unset, so `DATABASE_URL= python manage.py ...` falls back.
-    env = {**dotenv_values(base_dir / ".env"), **{k: v for k, v in environ.items() if v}}
+    env = {**_dotenv(base_dir / ".env"), **{k: v for k, v in environ.items() if v}}
     return Settings(
         module=name,
         base_dir=base_dir,
@@ -102,6 +102,25 @@ def load_settings(
         connect_timeout=_seconds_setting(module, "DATABASE_CONNECT_TIMEOUT", 10.0),
         migrate_lock_timeout=_seconds_setting(module, "MIGRATE_LOCK_TIMEOUT", 600.0),
     )
+
+
+def _dotenv(path: Path) -> dict[str, str | None]:
+    """`.env`'s values; a line python-dotenv cannot parse is an error naming its number only
+    (its text may hold a password), where python-dotenv would warn and drop the variable,
+    so that a broken DATABASE_URL line is not silently replaced by the next default."""
+    if not path.is_file():
+        return {}
+    from dotenv.parser import parse_stream
+
+    with path.open(encoding="utf-8") as stream:
+        broken = [binding.original.line for binding in parse_stream(stream) if binding.error]
+    if broken:
+        raise SettingsError(
+            f"Line {broken[0]} of {path} cannot be parsed (its text is not shown, as it may "
+            "hold a password). Write it as NAME=value; quote a value that holds spaces, "
+            "quotes or '#' with single quotes."
+        )
+    return dict(dotenv_values(path))
 
 
 def _import_settings(name: str) -> ModuleType:

@@ -16,7 +16,13 @@ from project.apps import AppConfig, select_apps
 from project.errors import DatabaseError, UsageError
 from project.fingerprint import fingerprint, known_unchanged, remember_unchanged
 from project.formatting import format_files
-from project.planner import NewMigration, Planner, docstring, new_migration
+from project.planner import (
+    NewMigration,
+    Planner,
+    docstring,
+    new_migration,
+    require_migration_name,
+)
 from project.questioner import Questioner
 from project.workspace import Workspace
 
@@ -58,8 +64,8 @@ def makemigrations(
     the history state instead of reusing a cached one. Without a `questioner`, nothing is
     asked: an ambiguous change (a rename? a default for existing rows?) is an error.
     """
-    if name is not None and not name.isidentifier():
-        raise UsageError(f"The migration name must be a valid Python identifier, not '{name}'.")
+    if name is not None:
+        require_migration_name(name)
     workspace = Workspace(settings)
     apps = select_apps(workspace.apps, app_labels) if app_labels else workspace.apps
     if empty:
