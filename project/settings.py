@@ -40,6 +40,7 @@ class Settings:
     )
     connect_timeout: float = 10.0  # seconds to reach the database server
     migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
+    database_targets: tuple[str, ...] = ()  # the databases one (portable) history must suit
 
 
 def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
@@ -101,6 +102,7 @@ def load_settings(
         strict_migration_checksums=_bool_setting(module, "STRICT_MIGRATION_CHECKSUMS", False),
         connect_timeout=_seconds_setting(module, "DATABASE_CONNECT_TIMEOUT", 10.0),
         migrate_lock_timeout=_seconds_setting(module, "MIGRATE_LOCK_TIMEOUT", 600.0),
+        database_targets=_database_targets(module),
     )
 
 
@@ -153,6 +155,24 @@ def _installed_apps(module: ModuleType) -> tuple[str, ...]:
             'e.g. ["apps.owners", "apps.pets"].'
         )
     return tuple(apps)
+
+
+DATABASE_KINDS = ("sqlite", "postgresql", "mysql", "mariadb")
+
+
+def _database_targets(module: ModuleType) -> tuple[str, ...]:
+    """DATABASE_TARGETS: the databases the one migration history is meant for (beside the
+    configured one), e.g. ["postgresql", "mysql"]; makemigrations holds names to the
+    strictest of their limits."""
+    value = getattr(module, "DATABASE_TARGETS", ())
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, str) and v.lower() in DATABASE_KINDS for v in value
+    ):
+        raise SettingsError(
+            f"DATABASE_TARGETS in '{module.__name__}' must be a list of database kinds "
+            f"({', '.join(DATABASE_KINDS)}), not {value!r}."
+        )
+    return tuple(dict.fromkeys(v.lower() for v in value))
 
 
 def _bool_setting(module: ModuleType, name: str, default: bool) -> bool:

@@ -112,7 +112,9 @@ def _autogenerate(
     from project.state import history_state
 
     models = load_models(workspace.apps)
-    require_migratable(models, database_url(workspace.settings).get_backend_name())
+    settings = workspace.settings  # one history for all DATABASE_TARGETS, unless per dialect
+    targets = () if settings.migrations_per_dialect else settings.database_targets
+    require_migratable(models, database_url(settings).get_backend_name(), targets)
     history = workspace.history
     planner = Planner(workspace, history, models, selected, name, write, questioner)
     if from_db:
