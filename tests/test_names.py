@@ -11,7 +11,6 @@ from project.apps import label_problem
 from project.comparators import _compiled
 from project.compare import same_server_default
 from project.model_tables import identifier_limit, named_objects
-from project.settings import load_settings
 
 
 def test_label_rule() -> None:
