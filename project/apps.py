@@ -17,7 +17,19 @@ if TYPE_CHECKING:
 
 # Revision ids are `<label>_<number>_<name>` in Alembic's 32-character version column.
 MAX_LABEL_LENGTH = 26
-_LABEL = re.compile(r"^[a-z_][a-z0-9_]*$")
+_LABEL = re.compile(r"^[a-z_][a-z0-9_]*$")  # ASCII: labels name folders, revisions, tables
+
+
+def label_problem(label: str) -> str | None:
+    """What is wrong with `label` as an app label, or None: the one rule startapp and
+    INSTALLED_APPS both apply (`café` is a Python identifier, but not an ASCII one)."""
+    import keyword
+
+    if not _LABEL.match(label) or keyword.iskeyword(label):
+        return "use a lower-case ASCII Python identifier (a-z, 0-9, _; no keyword), e.g. 'shop'"
+    if len(label) > MAX_LABEL_LENGTH:
+        return f"use at most {MAX_LABEL_LENGTH} characters"
+    return None
 
 
 @dataclass(frozen=True)
@@ -82,11 +94,9 @@ def _locate(name: str, subfolder: str = "") -> AppConfig:
             "Check the spelling, and that the folder has an __init__.py."
         )
     label = name.rpartition(".")[2]
-    if not _LABEL.match(label) or len(label) > MAX_LABEL_LENGTH:
-        raise SettingsError(
-            f"App label '{label}' (from '{name}') must be a lower-case Python identifier "
-            f"of at most {MAX_LABEL_LENGTH} characters."
-        )
+    problem = label_problem(label)
+    if problem:
+        raise SettingsError(f"App label '{label}' (from '{name}') is not valid: {problem}.")
     path = Path(next(iter(spec.submodule_search_locations)))
     return AppConfig(
         name=name, label=label, path=path, migrations_dir=path / "migrations" / subfolder

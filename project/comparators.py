@@ -36,12 +36,21 @@ def server_default(
         _text(reflected_default.arg), _compiled(model_default, dialect)
     ):
         return STOP
+    if both and dialect.name == "postgresql":
+        # Alembic's PostgreSQL comparison runs `SELECT <reflected> = <model>` pasted together:
+        # a quote in a default is a syntax error, and any SQL text in it runs. The normal
+        # form above decides instead: not the same is a change.
+        alter_column_op.existing_server_default = reflected_default
+        alter_column_op.modify_server_default = model_default
+        return STOP
     return CONTINUE
 
 
 def _compiled(default: DefaultClause, dialect: Any) -> str:
+    """The model's default as the database reports it back: a str is a string literal, its
+    quotes doubled (the dialect's own literal would also double '%' for its paramstyle)."""
     if isinstance(default.arg, str):
-        return default.arg
+        return "'" + default.arg.replace("'", "''") + "'"
     return str(default.arg.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 

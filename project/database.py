@@ -43,13 +43,74 @@ DRIVER_PACKAGES = {
 ASYNC_DRIVERS = frozenset(
     {"aiosqlite", "asyncpg", "psycopg_async", "aiomysql", "asyncmy", "aioodbc", "oracledb_async"}
 )
-# user:password@ anywhere, also in a URL too broken to parse.
-_PASSWORD_IN_URL = re.compile(r"([^:/@\s]+):([^@\s/]+)@")
+# Query parameters that carry a secret: libpq's password, passfile and sslpassword, the
+# MySQL drivers' passwd/password, and anything else a driver may call a password or token.
+_SECRET_PARAMETER = re.compile(
+    r"([?&](?:[\w.-]*(?:pass|pwd|secret|token)[\w.-]*)=)(.*?)(?=&[\w.-]+=|$)", re.IGNORECASE
+)
+# What follows the user information: host[:port], then a path and a query, with no '@' left.
+_AFTER_USERINFO = re.compile(r"@[^@/?#]*(?:/[^@?]*)?(?:\?.*)?$", re.DOTALL)
+_UNSAFE_IN_PASSWORD = re.compile(r"[@/?#]|%(?![0-9A-Fa-f]{2})")
+PERCENT_CODES = "@ %40, : %3A, / %2F, # %23, % %25, ? %3F"
+
+
+def _userinfo_span(url: str) -> tuple[int, int] | None:
+    """Where `user[:password]` sits in the URL's text, read as its writer meant it: up to the
+    '@' before the host, also when the password holds un-encoded '@', '/', '#' or '%'."""
+    slashes = url.find("//")  # after the scheme's "://", or a "//" mistyped without ':'
+    start = slashes + 2 if slashes >= 0 else 0
+    match = _AFTER_USERINFO.search(url, start)
+    if match is None or match.start() == start:
+        return None
+    userinfo = url[start : match.start()]
+    if any(c in userinfo.partition(":")[0] for c in "/?#"):
+        return None  # no user name holds these: the '@' is in the path or the query
+    return start, match.start()
+
+
+def _password_span(url: str) -> tuple[int, int] | None:
+    span = _userinfo_span(url)
+    if span is None:
+        return None
+    colon = url.find(":", span[0], span[1])
+    return (colon + 1, span[1]) if colon >= 0 else None
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, even when it does not parse."""
-    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
+    """The URL with every password replaced by ***, in the user information and in the query
+    string, also when it does not parse (a password with un-encoded '@', '/', '#')."""
+    span = _password_span(url)
+    if span is not None:
+        url = url[: span[0]] + "***" + url[span[1] :]
+    return _SECRET_PARAMETER.sub(lambda m: m.group(1) + "***", url)
+
+
+def secrets_of(url: str) -> list[str]:
+    """Every secret the URL holds, as written and as percent-decoded (what a driver's error
+    may echo): for the terminal to hide."""
+    from urllib.parse import unquote
+
+    found: list[str] = []
+    span = _password_span(url)
+    if span is not None:
+        password = url[span[0] : span[1]]
+        found += [password, unquote(password)]
+    for match in _SECRET_PARAMETER.finditer(url):
+        found += [match.group(2), unquote(match.group(2))]
+    return [secret for secret in dict.fromkeys(found) if secret]
+
+
+def require_encoded_password(url: str) -> None:
+    """A password with an un-encoded '@', '/', '#', '?' or a stray '%' is misread by
+    SQLAlchemy (another host, an int() of part of it, pieces echoed by the driver): refused
+    from the raw text, before anything parses it."""
+    span = _password_span(url)
+    if span is not None and _UNSAFE_IN_PASSWORD.search(url, span[0], span[1]):
+        raise DatabaseError(
+            f"DATABASE_URL '{mask_url(url)}' cannot be read: its password holds characters "
+            f"that must be percent-encoded in a URL ({PERCENT_CODES}); e.g. "
+            "urllib.parse.quote(password, safe='') gives the encoded form."
+        )
 
 
 def is_async_url(url: str) -> bool:
@@ -65,8 +126,9 @@ def is_async_driver(drivername: str) -> bool:
 
 
 def password_of(url: str) -> str | None:
-    match = _PASSWORD_IN_URL.search(url)
-    return match.group(2) if match else None
+    """The password of the URL's user information, as written."""
+    span = _password_span(url)
+    return url[span[0] : span[1]] if span is not None and span[1] > span[0] else None
 
 
 def database_url(settings: Settings) -> URL:
@@ -74,9 +136,10 @@ def database_url(settings: Settings) -> URL:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    require_encoded_password(settings.database_url)
     try:
         url = make_url(settings.database_url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
         raise DatabaseError(
             f"DATABASE_URL is not a valid database URL: '{mask_url(settings.database_url)}'. "
             "Expected e.g. sqlite:///db.sqlite3 or postgresql://user:password@host:5432/name."

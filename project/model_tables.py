@@ -219,8 +219,65 @@ def _origin(module: str, class_: type | None, packages: list[tuple[str, str]]) -
     return Origin(label, module)
 
 
-def require_migratable(models: ModelTables, backend: str) -> None:
-    """What this database cannot have, said before any migration is written."""
+# The longest identifier each database takes (PostgreSQL counts bytes, and silently cuts a
+# longer one, MySQL/MariaDB refuse it at migrate); SQLite has no limit.
+IDENTIFIER_LIMITS = {"postgresql": 63, "mysql": 64, "mariadb": 64}
+_DATABASE_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}
+
+
+def identifier_limit(backend: str, targets: Sequence[str] = ()) -> tuple[int, str] | None:
+    """(the strictest limit, the database that sets it) of the configured database and the
+    targets of a portable history; None when none of them has one."""
+    limits = [(IDENTIFIER_LIMITS[b], b) for b in (backend, *targets) if b in IDENTIFIER_LIMITS]
+    if not limits:
+        return None
+    length, kind = min(limits)
+    return length, _DATABASE_NAMES[kind]
+
+
+def identifier_length(name: str) -> int:
+    """The length that counts against the limits: bytes (PostgreSQL's unit; the same as
+    characters for ASCII names, and never fewer)."""
+    return len(name.encode("utf-8"))
+
+
+def named_objects(table: Table) -> list[tuple[str, str]]:
+    """(what, name) of everything of `table` a migration names: the table, its columns,
+    indexes and named constraints (names from a naming convention included)."""
+    found = [("Table", table.name)]
+    found += [(f"Column {table.name}.", column.name) for column in table.columns]
+    found += [("Index", index.name) for index in table.indexes if isinstance(index.name, str)]
+    found += [
+        (f"{type(constraint).__name__}", constraint.name)
+        for constraint in table.constraints
+        if isinstance(constraint.name, str) and constraint.name != "_unnamed_"
+    ]
+    return found
+
+
+def require_short_names(models: ModelTables, backend: str, targets: Sequence[str] = ()) -> None:
+    """Identifiers longer than the strictest database allows, said before anything is
+    written (PostgreSQL would cut them into a diff that never ends)."""
+    limit = identifier_limit(backend, targets)
+    if limit is None:
+        return
+    length, database = limit
+    where = f"{database}'s limit" + (" (the strictest of DATABASE_TARGETS)" if targets else "")
+    for key, table in sorted(models.tables.items()):
+        for what, name in named_objects(table):
+            if identifier_length(name) > length:
+                shown = f"{what}{name}" if what.endswith(".") else f"{what} '{name}'"
+                raise ProjectError(
+                    f"{shown} of {models.origins[key]} is {identifier_length(name)} characters "
+                    f"long, more than {where} of {length}. Give it a shorter name (for a "
+                    "generated name: name it, or shorten the naming convention)."
+                )
+
+
+def require_migratable(models: ModelTables, backend: str, targets: Sequence[str] = ()) -> None:
+    """What this database (or a target of the portable history) cannot have, said before
+    any migration is written."""
+    require_short_names(models, backend, targets)
     for key, table in sorted(models.tables.items()):
         origin, name = models.origins[key], table.name
         if table.schema and backend != "postgresql":

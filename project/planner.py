@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from project import recorder
-from project.errors import ProjectError
+from project.errors import ProjectError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -312,14 +312,38 @@ class Planner:
         return new
 
 
+def require_migration_name(name: str) -> None:
+    """`makemigrations -n NAME`: an identifier that fits the file-name budget whole, since
+    Alembic would cut a longer slug at its last '_' (a 100-letter name became `0009_.py`)."""
+    from project.alembic_config import MAX_FILE_NAME
+
+    if not name.isidentifier():
+        raise UsageError(f"The migration name must be a valid Python identifier, not '{name}'.")
+    budget = MAX_FILE_NAME - len("0000_")
+    if len(name) > budget:
+        raise UsageError(
+            f"The migration name '{name[:20]}...' is {len(name)} characters long; file names "
+            f"allow at most {budget} after the number (MAX_FILE_NAME {MAX_FILE_NAME}). Choose "
+            "a shorter name."
+        )
+
+
 def new_migration(
     history: History, app: AppConfig, name: str, changes: list[Change], taken: set[str]
 ) -> NewMigration:
+    """The next migration of `app`, named as Alembic will name its file: lower case (its
+    slug is), and refused rather than cut when too long."""
+    from project.alembic_config import MAX_FILE_NAME
     from project.autogen import migration_number, revision_id
 
     leaf = history.leaf(app.label)
     number = migration_number(leaf.name if leaf else None, len(history.for_app(app.label)))
-    stem = f"{number:04d}_{name}"
+    stem = f"{number:04d}_{name.lower()}"
+    if len(stem) > MAX_FILE_NAME:
+        raise UsageError(
+            f"The migration file name '{stem[:24]}...' would be {len(stem)} characters long, "
+            f"more than MAX_FILE_NAME ({MAX_FILE_NAME}): choose a shorter name."
+        )
     revision = revision_id(app.label, stem, taken)
     taken.add(revision)
     return NewMigration(app.label, stem, revision, app.migrations_dir / f"{stem}.py", changes)

@@ -9,6 +9,7 @@
   `@compiles`) as `module.Type(...)` with `import module` added, as Django's writer does;
   Alembic writes the name without the import. The written call is tried first: a type whose
   repr does not re-create it is an error that says how to fix it.
+- A string server default as the string it is: Alembic strips a quote at either end.
 - What Alembic leaves out of a column or a table: a column's Sequence, the convention name
   of a Boolean's or Enum's check, a new table's constraints in the model's order (MySQL
   numbers unnamed ones by position), the identity an identity column changes from, and on
@@ -49,6 +50,8 @@ def render_item(
     if type_ != "server_default" or not isinstance(obj, DefaultClause):
         return False
     expression = obj.arg
+    if isinstance(expression, str):  # a string literal; Alembic strips a leading or
+        return repr(expression)  # trailing quote off it ("'); x" became "); x")
     if isinstance(expression, functions.next_value):  # server_default=seq.next_value()
         from project.operations import render_sequence
 

@@ -19,8 +19,11 @@ class Runtime:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from project.database import password_of
+            from project.database import require_encoded_password, secrets_of
 
-            self._settings = load_settings(self.settings_module)
-            self.terminal.hide(password_of(self._settings.database_url))
+            settings = load_settings(self.settings_module)
+            for secret in secrets_of(settings.database_url):
+                self.terminal.hide(secret)
+            require_encoded_password(settings.database_url)  # also where no engine is made
+            self._settings = settings
         return self._settings

@@ -41,6 +41,7 @@ class Settings:
     connect_timeout: float = 10.0  # seconds to reach the database server
     migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
     scratch_database_max_age: float = 7 * 24 * 3600.0  # an unused scratch database is dropped
+    database_targets: tuple[str, ...] = ()  # the databases one (portable) history must suit
 
 
 def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
@@ -88,7 +89,7 @@ def load_settings(
     module = _import_settings(name)
     base_dir = Path(getattr(module, "BASE_DIR", Path(module.__file__ or ".").parent)).resolve()
     # An empty variable counts as unset, so `DATABASE_URL= python manage.py ...` falls back.
-    env = {**dotenv_values(base_dir / ".env"), **{k: v for k, v in environ.items() if v}}
+    env = {**_dotenv(base_dir / ".env"), **{k: v for k, v in environ.items() if v}}
     return Settings(
         module=name,
         base_dir=base_dir,
@@ -105,7 +106,27 @@ def load_settings(
         scratch_database_max_age=_seconds_setting(
             module, "SCRATCH_DATABASE_MAX_AGE", 7 * 24 * 3600.0
         ),
+        database_targets=_database_targets(module),
     )
+
+
+def _dotenv(path: Path) -> dict[str, str | None]:
+    """`.env`'s values; a line python-dotenv cannot parse is an error naming its number only
+    (its text may hold a password), where python-dotenv would warn and drop the variable,
+    so that a broken DATABASE_URL line is not silently replaced by the next default."""
+    if not path.is_file():
+        return {}
+    from dotenv.parser import parse_stream
+
+    with path.open(encoding="utf-8") as stream:
+        broken = [binding.original.line for binding in parse_stream(stream) if binding.error]
+    if broken:
+        raise SettingsError(
+            f"Line {broken[0]} of {path} cannot be parsed (its text is not shown, as it may "
+            "hold a password). Write it as NAME=value; quote a value that holds spaces, "
+            "quotes or '#' with single quotes."
+        )
+    return dict(dotenv_values(path))
 
 
 def _import_settings(name: str) -> ModuleType:
@@ -138,6 +159,24 @@ def _installed_apps(module: ModuleType) -> tuple[str, ...]:
             'e.g. ["apps.owners", "apps.pets"].'
         )
     return tuple(apps)
+
+
+DATABASE_KINDS = ("sqlite", "postgresql", "mysql", "mariadb")
+
+
+def _database_targets(module: ModuleType) -> tuple[str, ...]:
+    """DATABASE_TARGETS: the databases the one migration history is meant for (beside the
+    configured one), e.g. ["postgresql", "mysql"]; makemigrations holds names to the
+    strictest of their limits."""
+    value = getattr(module, "DATABASE_TARGETS", ())
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(v, str) and v.lower() in DATABASE_KINDS for v in value
+    ):
+        raise SettingsError(
+            f"DATABASE_TARGETS in '{module.__name__}' must be a list of database kinds "
+            f"({', '.join(DATABASE_KINDS)}), not {value!r}."
+        )
+    return tuple(dict.fromkeys(v.lower() for v in value))
 
 
 def _bool_setting(module: ModuleType, name: str, default: bool) -> bool:

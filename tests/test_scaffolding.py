@@ -52,7 +52,8 @@ def test_startapp_refuses_bad_names_and_writes_nothing(any_project: Project) -> 
     before = project.snapshot()
     for name, fragment in (
         ("owners", "An installed app is labelled 'owners' already"),
-        ("Shop-1", "'Shop-1' is not a valid app name: use a lower-case Python identifier"),
+        ("Shop-1", "'Shop-1' is not a valid app name: use a lower-case ASCII Python identifier"),
+        ("café", "'café' is not a valid app name: use a lower-case ASCII Python identifier"),
         ("import", "'import' is not a valid app name"),
         ("json", "'json' is the name of a Python module; choose another name"),
     ):

@@ -22,7 +22,13 @@ from project.apps import AppConfig, select_apps
 from project.errors import DatabaseError, UsageError
 from project.fingerprint import fingerprint, known_unchanged, remember_unchanged
 from project.formatting import format_files
-from project.planner import NewMigration, Planner, docstring, new_migration
+from project.planner import (
+    NewMigration,
+    Planner,
+    docstring,
+    new_migration,
+    require_migration_name,
+)
 from project.questioner import Questioner
 from project.workspace import Workspace
 
@@ -114,8 +120,8 @@ def plan_migrations(
 ) -> MakeMigrationsResult:
     """makemigrations for a caller that holds the write lock (`writing`) already: flock is
     per open file, so taking it twice in one process would wait forever."""
-    if name is not None and not name.isidentifier():
-        raise UsageError(f"The migration name must be a valid Python identifier, not '{name}'.")
+    if name is not None:
+        require_migration_name(name)
     workspace = Workspace(settings)
     apps = select_apps(workspace.apps, app_labels) if app_labels else workspace.apps
     if empty:
@@ -162,7 +168,9 @@ def _autogenerate(
     from project.state import history_state
 
     models = load_models(workspace.apps)
-    require_migratable(models, database_url(workspace.settings).get_backend_name())
+    settings = workspace.settings  # one history for all DATABASE_TARGETS, unless per dialect
+    targets = () if settings.migrations_per_dialect else settings.database_targets
+    require_migratable(models, database_url(settings).get_backend_name(), targets)
     history = workspace.history
     planner = Planner(workspace, history, models, selected, name, write, questioner)
     if from_db:

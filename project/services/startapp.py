@@ -8,13 +8,12 @@ as it is.
 from __future__ import annotations
 
 import ast
-import keyword
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from project.apps import MAX_LABEL_LENGTH, get_app_configs
+from project.apps import get_app_configs, label_problem
 from project.errors import UsageError
 
 if TYPE_CHECKING:
@@ -70,14 +69,9 @@ def startapp(settings: Settings, name: str) -> NewApp:
 
 
 def _check_name(settings: Settings, name: str) -> None:
-    if not name.isidentifier() or not name.islower() or keyword.iskeyword(name):
-        raise UsageError(
-            f"'{name}' is not a valid app name: use a lower-case Python identifier, e.g. 'shop'."
-        )
-    if len(name) > MAX_LABEL_LENGTH:
-        raise UsageError(
-            f"'{name}' is too long for an app name: at most {MAX_LABEL_LENGTH} characters."
-        )
+    problem = label_problem(name)
+    if problem:
+        raise UsageError(f"'{name}' is not a valid app name: {problem}.")
     if name in sys.stdlib_module_names:
         raise UsageError(
             f"'{name}' is the name of a Python module; choose another name for the app."
