@@ -29,8 +29,17 @@ def problems(history: History) -> list[str]:
     return ([conflicts] if conflicts else []) + missing_dependencies(history)
 
 
-def require_sound_graph(history: History, cache: Path | None = None) -> None:
-    """Raise on the first problem; skip the file reading when nothing changed since a pass."""
+def require_sound_graph(
+    history: History, cache: Path | None = None, dependencies: bool = True
+) -> None:
+    """Raise on the first problem; skip the file reading when nothing changed since a pass.
+    Conflicts are always refused (as Django's migrate does, --skip-checks or not);
+    `dependencies=False` skips the missing cross-app dependency check."""
+    if not dependencies:
+        conflicts = history.conflicts_message()
+        if conflicts:
+            raise ProjectError(conflicts)
+        return
     marker = cache / f"{MARKER_PREFIX}{_files_key(history)}" if cache else None
     if marker is not None and marker.exists():
         return

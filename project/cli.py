@@ -101,8 +101,9 @@ def leave(code: str | int | None) -> NoReturn:
     if isinstance(code, str):  # sys.exit("message"): Python prints it and exits with 1
         print(code, file=sys.stderr)
     status = 1 if isinstance(code, str) else code or 0
-    if _flush_output() or output.stdout_was_cut() or _click_saw_a_broken_pipe():
-        status = output.BROKEN_PIPE_STATUS
+    cut = _flush_output() or output.stdout_was_cut()
+    if (status == 0 and cut) or (status == 1 and _click_saw_a_broken_pipe()):
+        status = output.BROKEN_PIPE_STATUS  # a failure's own status stays
     threading = sys.modules.get("threading")
     if process.user_code_ran() or (threading is not None and threading.active_count() > 1):
         sys.exit(status)

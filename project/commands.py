@@ -260,7 +260,7 @@ def migrate(
         bool,
         typer.Option(
             "--skip-checks",
-            help="Skip the checks of the migration graph (conflicts, missing cross-app dependencies).",
+            help="Skip the check for missing cross-app dependencies (conflicts are still refused).",
         ),
     ] = False,
     noinput: Annotated[

@@ -47,6 +47,12 @@ def test_migrate_check_noinput_and_skip_checks(sqlite_project: Project) -> None:
     assert project.run("migrate", "--check", "--skip-checks").returncode == 1
     project.run("migrate", "--skip-checks", check=True)
     assert {"owners_address", "pets_kennel"} <= project.tables()
+    # Conflicting migrations are refused all the same (as in Django).
+    kennel = project.file("apps/pets/migrations/0002_kennel.py")
+    kennel.with_name("0002_other.py").write_text(
+        kennel.read_text().replace('"pets_0002_kennel"', '"pets_0002_other"')
+    )
+    assert_error(project.run("migrate", "--skip-checks"), "Conflicting migrations")
 
 
 def test_showmigrations_list_help_and_version(sqlite_project: Project) -> None:
@@ -142,3 +148,17 @@ def test_a_cut_stdout_exits_141_and_the_work_is_done(sqlite_project: Project) ->
         assert process.wait(timeout=120) == 141, stderr
         assert stderr == ""
     assert project.versions() == {"owners_0002_lowercase_emails", "pets_0001_initial"}
+
+
+def test_a_cut_stdout_keeps_a_failure_s_status(sqlite_project: Project) -> None:
+    """`migrate --check | true` with migrations unapplied: 1, not 141."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "migrate", "--check"],
+        cwd=sqlite_project.path,
+        env=sqlite_project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    assert process.wait(timeout=120) == 1, process.stderr.read()

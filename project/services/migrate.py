@@ -53,10 +53,10 @@ def plan_migrate(
     target: str | None = None,
     checks: bool = True,
 ) -> Plan:
-    """What `migrate` would do, changing nothing (`checks`: of the graph first)."""
+    """What `migrate` would do, changing nothing (`checks`: all the graph's, else only
+    conflicts)."""
     workspace = Workspace(settings)
-    if checks:
-        require_sound_graph(workspace.history, _cache(settings))
+    require_sound_graph(workspace.history, _cache(settings), dependencies=checks)
     with workspace.connect() as connection:
         return _plan(workspace, connection, app_label, target)
 
@@ -81,8 +81,8 @@ def migrate(
     migrations as applied (or unapplied) without running them; `fake_initial` does so for
     an app's initial migration whose tables all exist already (Django's rule); on a
     database of a plain Alembic history, it first adopts it (project.adoption). `checks`:
-    the graph's (conflicts, missing cross-app dependencies) first; a migration file that
-    cannot be imported is an error either way.
+    the graph's (missing cross-app dependencies) first; conflicts, and a migration file that
+    cannot be imported, are errors either way.
     """
     from project import recorder
     from project.locking import migration_lock
@@ -90,8 +90,7 @@ def migrate(
     workspace = Workspace(settings)
     if app_label is not None:
         select_apps(workspace.apps, [app_label])  # bad input fails before any waiting
-    if checks:
-        require_sound_graph(workspace.history, _cache(settings))
+    require_sound_graph(workspace.history, _cache(settings), dependencies=checks)
     workspace.history  # noqa: B018 - a file that cannot be imported fails before any waiting
     with (
         migration_lock(workspace, settings.migrate_lock_timeout, on_lock_wait or (lambda: None)),
