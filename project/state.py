@@ -47,7 +47,11 @@ DATABASE_PREFIX = "mstate"
 HEADS = "heads"
 SCRATCH_NOTE = "a copy of the migration history, not your data"
 LEFTOVER_SECONDS = 3600.0  # a private work file this old was left by a killed run
-_SCRATCH_NAME = re.compile(rf"{DATABASE_PREFIX}_[0-9a-z_]+")
+SCRATCH_MARKER = "manage.py scratch state"  # how every comment _touch writes begins
+# Exactly the names we create: mstate_<tag>_<key> now, mstate_<folder tag>_<key or tmp<pid>>
+# before 2 (no comments then). Nothing else is ever dropped: `mstate_reports` is a user's.
+_SCRATCH_NAME = re.compile(rf"{DATABASE_PREFIX}_[0-9a-f]{{12}}_[0-9a-f]{{16}}")
+_OLD_SCRATCH_NAME = re.compile(rf"{DATABASE_PREFIX}_[0-9a-f]{{8}}_(?:[0-9a-f]{{16}}|tmp[0-9]+)")
 _LAST_USED = re.compile(r"last used (\d+)")
 
 
@@ -73,9 +77,56 @@ def scratch_lock_name(name: str) -> str:
 
 
 def is_stale(last_used: float | None, now: float, max_age: float) -> bool:
-    """Unused for longer than `max_age` seconds; a state that never said when (one left by
-    an older version, or a server without database comments) counts as stale."""
-    return last_used is None or now - last_used > max_age
+    """Unused for longer than `max_age` seconds; an unknown age is never stale (it may be
+    another project's state on a server without database comments)."""
+    return last_used is not None and now - last_used > max_age
+
+
+def is_scratch_name(name: str) -> bool:
+    """A name of the formats we create (now or before), and no other."""
+    return bool(_SCRATCH_NAME.fullmatch(name) or _OLD_SCRATCH_NAME.fullmatch(name))
+
+
+def is_sweepable(
+    name: str, comment: str | None, own_prefix: str, comments: bool, now: float, max_age: float
+) -> bool:
+    """Whether a build's sweep may drop `name` (if no run holds it): a state of the
+    configured database other than the one kept; another project's only if its comment is
+    ours and says it is unused for `max_age` seconds, or if it is uncommented in the old
+    format (the pile-up older versions left). `comments`: the server keeps database
+    comments we can read (not MySQL, not MariaDB before 10.5); without them only the
+    configured database's own states go."""
+    if _SCRATCH_NAME.fullmatch(name) and name.startswith(own_prefix):
+        return True
+    if not comments or not is_scratch_name(name):
+        return False
+    if comment and comment.startswith(SCRATCH_MARKER):
+        return is_stale(parse_last_used(comment), now, max_age)
+    return not comment and bool(_OLD_SCRATCH_NAME.fullmatch(name))
+
+
+def reads_comments(dialect: str, mariadb: bool, version: Sequence[object]) -> bool:
+    """Whether the server has database comments to read: PostgreSQL, MariaDB from 10.5
+    (information_schema.schemata.schema_comment); not MySQL, nor older MariaDB."""
+    if dialect == "postgresql":
+        return True
+    numbers = tuple(v for v in version if isinstance(v, int))
+    return mariadb and numbers[:2] >= (10, 5)
+
+
+def schemata_query(dialect: str, comments: bool) -> str:
+    """The databases whose names are LIKE :prefix, with their comments (NULL where the
+    server has none to read: selecting schema_comment there fails)."""
+    if dialect == "postgresql":
+        return (
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname LIKE :prefix"
+        )
+    comment = "schema_comment" if comments else "NULL"
+    return (
+        f"SELECT schema_name, {comment} FROM information_schema.schemata "
+        "WHERE schema_name LIKE :prefix"
+    )
 
 
 def parse_last_used(comment: str | None) -> float | None:
@@ -332,31 +383,24 @@ def _exists(admin: Connection, name: str) -> bool:
     return name in (found for found, _ in _scratch_databases(admin, name))
 
 
-def _scratch_databases(admin: Connection, prefix: str) -> list[tuple[str, float | None]]:
-    """The scratch databases on the server whose names start with `prefix`, with when each
-    was last used (from its comment; None: unknown)."""
+def _comments(admin: Connection) -> bool:
+    dialect = admin.dialect
+    mariadb = bool(getattr(dialect, "is_mariadb", False))
+    return reads_comments(dialect.name, mariadb, dialect.server_version_info or ())
+
+
+def _scratch_databases(admin: Connection, prefix: str) -> list[tuple[str, str | None]]:
+    """The scratch databases (is_scratch_name) on the server whose names start with
+    `prefix`, with their comments (None: none, or none to read)."""
     from sqlalchemy import text
 
     # Bound through SQLAlchemy: each driver has its own parameter style (asyncpg's is $1).
-    if admin.dialect.name == "postgresql":
-        query = text(
-            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
-            "WHERE datname LIKE :prefix"
-        )
-    elif getattr(admin.dialect, "is_mariadb", False):
-        query = text(
-            "SELECT schema_name, schema_comment FROM information_schema.schemata "
-            "WHERE schema_name LIKE :prefix"
-        )
-    else:  # MySQL keeps no comments on databases
-        query = text(
-            "SELECT schema_name, NULL FROM information_schema.schemata WHERE schema_name LIKE :prefix"
-        )
+    query = text(schemata_query(admin.dialect.name, _comments(admin)))
     rows = admin.execute(query, {"prefix": f"{prefix}%"})
     return [
-        (str(found), parse_last_used(comment))
+        (str(found), None if comment is None else str(comment))
         for found, comment in rows
-        if _SCRATCH_NAME.fullmatch(str(found)) and str(found).startswith(prefix)
+        if is_scratch_name(str(found)) and str(found).startswith(prefix)
     ]
 
 
@@ -364,7 +408,7 @@ def _touch(admin: Connection, name: str) -> None:
     """Say when the state was last used, where the sweep of any project can read it."""
     from sqlalchemy.exc import DBAPIError
 
-    comment = f"manage.py scratch state ({SCRATCH_NOTE}); last used {int(time.time())}"
+    comment = f"{SCRATCH_MARKER} ({SCRATCH_NOTE}); last used {int(time.time())}"
     if admin.dialect.name == "postgresql":
         admin.exec_driver_sql(f"COMMENT ON DATABASE {name} IS '{comment}'")
     elif getattr(admin.dialect, "is_mariadb", False):
@@ -377,15 +421,12 @@ def _touch(admin: Connection, name: str) -> None:
 def _sweep(workspace: Workspace, admin: Connection, keep: str) -> None:
     """Drop the configured database's other states, and any state on the server unused for
     SCRATCH_DATABASE_MAX_AGE seconds (a project folder deleted, a CI run's database gone);
-    never one in use."""
+    never one in use, never one that is not ours (is_sweepable)."""
     own = scratch_prefix(workspace.engine.url)
     now, max_age = time.time(), workspace.settings.scratch_database_max_age
-    # MySQL keeps no database comments: no age is known there, so only the own ones go.
-    ages = admin.dialect.name == "postgresql" or getattr(admin.dialect, "is_mariadb", False)
-    for name, last_used in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
-        if name == keep:
-            continue
-        if name.startswith(own) or (ages and is_stale(last_used, now, max_age)):
+    comments = _comments(admin)
+    for name, comment in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
+        if name != keep and is_sweepable(name, comment, own, comments, now, max_age):
             _drop_unless_in_use(admin, name)
 
 
