@@ -46,7 +46,7 @@ CACHE_FOLDER = ".manage_cache"
 DATABASE_PREFIX = "mstate"
 HEADS = "heads"
 SCRATCH_NOTE = "a copy of the migration history, not your data"
-LEFTOVER_SECONDS = 3600.0  # a private work file this old was left by a killed run
+PRIVATE_PREFIXES = ("work-", ".tmp-")  # a run's own files in the cache folder (_work_file)
 SCRATCH_MARKER = "manage.py scratch state"  # how every comment _touch writes begins
 # Exactly the names we create: mstate_<tag>_<key> now, mstate_<folder tag>_<key or tmp<pid>>
 # before 2 (no comments then). Nothing else is ever dropped: `mstate_reports` is a user's.
@@ -215,25 +215,86 @@ def _sqlite_state(
     key = cache_key(workspace, target, f"sqlite {sqlite3.sqlite_version}")
     cached = folder / f"state-{key}.sqlite3"
     # Not named state-*: those are the cache entries, which other runs may delete.
-    descriptor, name = tempfile.mkstemp(prefix="work-", suffix=".sqlite3", dir=folder)
-    os.close(descriptor)
-    work = Path(name)
-    engine = _engine(workspace, make_url(f"sqlite:///{work}"))
-    try:
-        description = "cached, SQLite"
-        if not (cache and _copy_if_complete(workspace, cached, work, engine, target)):
-            work.write_bytes(b"")
-            with engine.connect() as connection:
-                _replay(workspace, connection, target, f"a scratch SQLite file ({SCRATCH_NOTE})")
+    with _work_file(folder, "work-") as work:
+        engine = _engine(workspace, make_url(f"sqlite:///{work}"))
+        try:
+            yield from _sqlite_use(workspace, target, cache, store, folder, cached, work, engine)
+        finally:
             engine.dispose()
-            if store:
-                _store(folder, work, cached)
-            description = "replayed, SQLite"
+
+
+def _sqlite_use(
+    workspace: Workspace,
+    target: Sequence[str],
+    cache: bool,
+    store: bool,
+    folder: Path,
+    cached: Path,
+    work: Path,
+    engine: Engine,
+) -> Iterator[HistoryState]:
+    description = "cached, SQLite"
+    if not (cache and _copy_if_complete(workspace, cached, work, engine, target)):
+        work.write_bytes(b"")
         with engine.connect() as connection:
-            yield HistoryState(connection, description)
-    finally:
+            _replay(workspace, connection, target, f"a scratch SQLite file ({SCRATCH_NOTE})")
         engine.dispose()
-        work.unlink(missing_ok=True)
+        if store:
+            _store(folder, work, cached)
+        description = "replayed, SQLite"
+    with engine.connect() as connection:
+        yield HistoryState(connection, description)
+
+
+@contextmanager
+def _work_file(folder: Path, prefix: str) -> Iterator[Path]:
+    """A private file in the cache folder, under a shared flock while it is used (removed
+    after): cleaners (flushstate, _store) remove only files they can lock exclusively, so
+    never one in use, however long a run waits at a prompt."""
+    import fcntl
+
+    while True:
+        descriptor, name = tempfile.mkstemp(prefix=prefix, suffix=".sqlite3", dir=folder)
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        try:
+            ours = os.stat(name).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            ours = False
+        if ours:
+            break
+        os.close(descriptor)  # a cleaner removed it before we locked it: take another
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def remove_unless_in_use(path: Path) -> bool:
+    """Remove a private file (or its SQLite journal) unless a run holds it (_work_file);
+    True if removed."""
+    import fcntl
+
+    owner = path
+    for suffix in ("-journal", "-wal", "-shm"):
+        if path.name.endswith(suffix):
+            owner = path.with_name(path.name.removesuffix(suffix))
+    try:
+        descriptor = os.open(owner, os.O_RDONLY)
+    except FileNotFoundError:  # the file it belonged to is gone: a leftover
+        path.unlink(missing_ok=True)
+        return True
+    except OSError:  # not ours to read: not ours to remove
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(descriptor)
 
 
 def _copy_if_complete(
@@ -243,7 +304,7 @@ def _copy_if_complete(
     inode: an entry renamed over or deleted meanwhile is read whole or not at all)."""
     try:
         shutil.copyfile(cached, work)
-    except FileNotFoundError:
+    except OSError:  # gone, or not readable (another user's, say): build it again
         return False
     try:
         with engine.connect() as connection:
@@ -257,21 +318,28 @@ def _copy_if_complete(
 def _store(folder: Path, work: Path, cached: Path) -> None:
     """Put a built state in the cache: written under a private name, then renamed (atomic),
     so a reader sees the old entry or the new one, never half of one. Other entries go, and
-    private files a killed run left."""
-    descriptor, name = tempfile.mkstemp(prefix=".tmp-", suffix=".sqlite3", dir=folder)
-    os.close(descriptor)
-    shutil.copyfile(work, name)
-    os.replace(name, cached)
-    now = time.time()
+    private files a killed run left (no run holds their locks)."""
+    with _work_file(folder, ".tmp-") as name:
+        shutil.copyfile(work, name)
+        _shareable(name)
+        os.replace(name, cached)
     for path in folder.iterdir():
         if path.name.startswith("state-") and path.suffix == ".sqlite3" and path != cached:
             path.unlink(missing_ok=True)
-        elif path.name.startswith(("work-", ".tmp-")) and path != work:
-            try:
-                if now - path.stat().st_mtime > LEFTOVER_SECONDS:
-                    path.unlink(missing_ok=True)
-            except FileNotFoundError:
-                continue
+        elif path.name.startswith(PRIVATE_PREFIXES) and path != work:
+            remove_unless_in_use(path)
+
+
+def shared_mode(umask: int) -> int:
+    """The mode a cache entry gets: what open() would give (mkstemp's 0600 would keep it
+    from the others who share the folder)."""
+    return 0o666 & ~umask
+
+
+def _shareable(path: Path) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(shared_mode(mask))
 
 
 @contextmanager
@@ -503,8 +571,14 @@ def clear_states(workspace: Workspace) -> ClearedStates:
     folder = workspace.settings.base_dir / CACHE_FOLDER
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
-            # Lock files stay: unlinking one that a run holds would let a second run in.
-            if path.is_file() and not path.name.endswith(".lock"):
+            # Lock files stay: unlinking one that a run holds would let a second run in;
+            # so do the private files of runs going on.
+            if not path.is_file() or path.name.endswith(".lock"):
+                continue
+            if path.name.startswith(PRIVATE_PREFIXES):
+                if remove_unless_in_use(path):
+                    cleared.files.append(path.name)
+            else:
                 path.unlink(missing_ok=True)
                 cleared.files.append(path.name)
     if database_url(workspace.settings).get_backend_name() not in (
