@@ -78,3 +78,15 @@ def test_flushstate_leaves_the_files_of_a_run_going_on(sqlite_project: Project) 
     leftover.write_bytes(b"")
     project.run("flushstate", check=True)
     assert not leftover.exists()
+
+
+def test_a_lock_file_that_cannot_be_made_means_no_lock(tmp_path: Path) -> None:
+    """Review finding 9: a read-only checkout (here: the folder is a file) goes on unlocked."""
+    from project.locking import file_lock
+
+    (tmp_path / ".manage_cache").write_text("")
+    never = cast(Any, None)
+    with file_lock(tmp_path / ".manage_cache" / "makemigrations.lock", 1.0, never) as locked:
+        assert locked is False
+    with file_lock(tmp_path / "cache" / "makemigrations.lock", 1.0, never) as locked:
+        assert locked is True
