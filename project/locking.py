@@ -13,6 +13,7 @@ and a file lock for makemigrations' plan-and-write (per machine: flock).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -219,13 +220,22 @@ def named_lock(
 @contextmanager
 def file_lock(
     path: Path, timeout: float, on_timeout: Callable[[], DatabaseError]
-) -> Iterator[None]:
+) -> Iterator[bool]:
     """An exclusive flock on `path` for the block. flock is per machine (and unreliable on
-    some network file systems): processes on one machine take turns, others are not seen."""
+    some network file systems): processes on one machine take turns, others are not seen.
+
+    Yields False, unlocked, if the file cannot be created or opened (a read-only checkout:
+    a run there writes nothing, so needs no lock). Opened read-only: flock needs no more,
+    and another user's lock file works too."""
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+    except OSError:
+        yield False
+        return
+    with open(descriptor, "rb") as handle:
 
         def acquire() -> bool:
             try:
@@ -236,6 +246,6 @@ def file_lock(
 
         _poll(acquire, timeout, lambda: None, on_timeout)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -46,8 +46,12 @@ CACHE_FOLDER = ".manage_cache"
 DATABASE_PREFIX = "mstate"
 HEADS = "heads"
 SCRATCH_NOTE = "a copy of the migration history, not your data"
-LEFTOVER_SECONDS = 3600.0  # a private work file this old was left by a killed run
-_SCRATCH_NAME = re.compile(rf"{DATABASE_PREFIX}_[0-9a-z_]+")
+PRIVATE_PREFIXES = ("work-", ".tmp-")  # a run's own files in the cache folder (_work_file)
+SCRATCH_MARKER = "manage.py scratch state"  # how every comment _touch writes begins
+# Exactly the names we create: mstate_<tag>_<key> now, mstate_<folder tag>_<key or tmp<pid>>
+# before 2 (no comments then). Nothing else is ever dropped: `mstate_reports` is a user's.
+_SCRATCH_NAME = re.compile(rf"{DATABASE_PREFIX}_[0-9a-f]{{12}}_[0-9a-f]{{16}}")
+_OLD_SCRATCH_NAME = re.compile(rf"{DATABASE_PREFIX}_[0-9a-f]{{8}}_(?:[0-9a-f]{{16}}|tmp[0-9]+)")
 _LAST_USED = re.compile(r"last used (\d+)")
 
 
@@ -73,9 +77,56 @@ def scratch_lock_name(name: str) -> str:
 
 
 def is_stale(last_used: float | None, now: float, max_age: float) -> bool:
-    """Unused for longer than `max_age` seconds; a state that never said when (one left by
-    an older version, or a server without database comments) counts as stale."""
-    return last_used is None or now - last_used > max_age
+    """Unused for longer than `max_age` seconds; an unknown age is never stale (it may be
+    another project's state on a server without database comments)."""
+    return last_used is not None and now - last_used > max_age
+
+
+def is_scratch_name(name: str) -> bool:
+    """A name of the formats we create (now or before), and no other."""
+    return bool(_SCRATCH_NAME.fullmatch(name) or _OLD_SCRATCH_NAME.fullmatch(name))
+
+
+def is_sweepable(
+    name: str, comment: str | None, own_prefix: str, comments: bool, now: float, max_age: float
+) -> bool:
+    """Whether a build's sweep may drop `name` (if no run holds it): a state of the
+    configured database other than the one kept; another project's only if its comment is
+    ours and says it is unused for `max_age` seconds, or if it is uncommented in the old
+    format (the pile-up older versions left). `comments`: the server keeps database
+    comments we can read (not MySQL, not MariaDB before 10.5); without them only the
+    configured database's own states go."""
+    if _SCRATCH_NAME.fullmatch(name) and name.startswith(own_prefix):
+        return True
+    if not comments or not is_scratch_name(name):
+        return False
+    if comment and comment.startswith(SCRATCH_MARKER):
+        return is_stale(parse_last_used(comment), now, max_age)
+    return not comment and bool(_OLD_SCRATCH_NAME.fullmatch(name))
+
+
+def reads_comments(dialect: str, mariadb: bool, version: Sequence[object]) -> bool:
+    """Whether the server has database comments to read: PostgreSQL, MariaDB from 10.5
+    (information_schema.schemata.schema_comment); not MySQL, nor older MariaDB."""
+    if dialect == "postgresql":
+        return True
+    numbers = tuple(v for v in version if isinstance(v, int))
+    return mariadb and numbers[:2] >= (10, 5)
+
+
+def schemata_query(dialect: str, comments: bool) -> str:
+    """The databases whose names are LIKE :prefix, with their comments (NULL where the
+    server has none to read: selecting schema_comment there fails)."""
+    if dialect == "postgresql":
+        return (
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname LIKE :prefix"
+        )
+    comment = "schema_comment" if comments else "NULL"
+    return (
+        f"SELECT schema_name, {comment} FROM information_schema.schemata "
+        "WHERE schema_name LIKE :prefix"
+    )
 
 
 def parse_last_used(comment: str | None) -> float | None:
@@ -164,25 +215,86 @@ def _sqlite_state(
     key = cache_key(workspace, target, f"sqlite {sqlite3.sqlite_version}")
     cached = folder / f"state-{key}.sqlite3"
     # Not named state-*: those are the cache entries, which other runs may delete.
-    descriptor, name = tempfile.mkstemp(prefix="work-", suffix=".sqlite3", dir=folder)
-    os.close(descriptor)
-    work = Path(name)
-    engine = _engine(workspace, make_url(f"sqlite:///{work}"))
-    try:
-        description = "cached, SQLite"
-        if not (cache and _copy_if_complete(workspace, cached, work, engine, target)):
-            work.write_bytes(b"")
-            with engine.connect() as connection:
-                _replay(workspace, connection, target, f"a scratch SQLite file ({SCRATCH_NOTE})")
+    with _work_file(folder, "work-") as work:
+        engine = _engine(workspace, make_url(f"sqlite:///{work}"))
+        try:
+            yield from _sqlite_use(workspace, target, cache, store, folder, cached, work, engine)
+        finally:
             engine.dispose()
-            if store:
-                _store(folder, work, cached)
-            description = "replayed, SQLite"
+
+
+def _sqlite_use(
+    workspace: Workspace,
+    target: Sequence[str],
+    cache: bool,
+    store: bool,
+    folder: Path,
+    cached: Path,
+    work: Path,
+    engine: Engine,
+) -> Iterator[HistoryState]:
+    description = "cached, SQLite"
+    if not (cache and _copy_if_complete(workspace, cached, work, engine, target)):
+        work.write_bytes(b"")
         with engine.connect() as connection:
-            yield HistoryState(connection, description)
-    finally:
+            _replay(workspace, connection, target, f"a scratch SQLite file ({SCRATCH_NOTE})")
         engine.dispose()
-        work.unlink(missing_ok=True)
+        if store:
+            _store(folder, work, cached)
+        description = "replayed, SQLite"
+    with engine.connect() as connection:
+        yield HistoryState(connection, description)
+
+
+@contextmanager
+def _work_file(folder: Path, prefix: str) -> Iterator[Path]:
+    """A private file in the cache folder, under a shared flock while it is used (removed
+    after): cleaners (flushstate, _store) remove only files they can lock exclusively, so
+    never one in use, however long a run waits at a prompt."""
+    import fcntl
+
+    while True:
+        descriptor, name = tempfile.mkstemp(prefix=prefix, suffix=".sqlite3", dir=folder)
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        try:
+            ours = os.stat(name).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            ours = False
+        if ours:
+            break
+        os.close(descriptor)  # a cleaner removed it before we locked it: take another
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def remove_unless_in_use(path: Path) -> bool:
+    """Remove a private file (or its SQLite journal) unless a run holds it (_work_file);
+    True if removed."""
+    import fcntl
+
+    owner = path
+    for suffix in ("-journal", "-wal", "-shm"):
+        if path.name.endswith(suffix):
+            owner = path.with_name(path.name.removesuffix(suffix))
+    try:
+        descriptor = os.open(owner, os.O_RDONLY)
+    except FileNotFoundError:  # the file it belonged to is gone: a leftover
+        path.unlink(missing_ok=True)
+        return True
+    except OSError:  # not ours to read: not ours to remove
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(descriptor)
 
 
 def _copy_if_complete(
@@ -192,7 +304,7 @@ def _copy_if_complete(
     inode: an entry renamed over or deleted meanwhile is read whole or not at all)."""
     try:
         shutil.copyfile(cached, work)
-    except FileNotFoundError:
+    except OSError:  # gone, or not readable (another user's, say): build it again
         return False
     try:
         with engine.connect() as connection:
@@ -206,21 +318,28 @@ def _copy_if_complete(
 def _store(folder: Path, work: Path, cached: Path) -> None:
     """Put a built state in the cache: written under a private name, then renamed (atomic),
     so a reader sees the old entry or the new one, never half of one. Other entries go, and
-    private files a killed run left."""
-    descriptor, name = tempfile.mkstemp(prefix=".tmp-", suffix=".sqlite3", dir=folder)
-    os.close(descriptor)
-    shutil.copyfile(work, name)
-    os.replace(name, cached)
-    now = time.time()
+    private files a killed run left (no run holds their locks)."""
+    with _work_file(folder, ".tmp-") as name:
+        shutil.copyfile(work, name)
+        _shareable(name)
+        os.replace(name, cached)
     for path in folder.iterdir():
         if path.name.startswith("state-") and path.suffix == ".sqlite3" and path != cached:
             path.unlink(missing_ok=True)
-        elif path.name.startswith(("work-", ".tmp-")) and path != work:
-            try:
-                if now - path.stat().st_mtime > LEFTOVER_SECONDS:
-                    path.unlink(missing_ok=True)
-            except FileNotFoundError:
-                continue
+        elif path.name.startswith(PRIVATE_PREFIXES) and path != work:
+            remove_unless_in_use(path)
+
+
+def shared_mode(umask: int) -> int:
+    """The mode a cache entry gets: what open() would give (mkstemp's 0600 would keep it
+    from the others who share the folder)."""
+    return 0o666 & ~umask
+
+
+def _shareable(path: Path) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(shared_mode(mask))
 
 
 @contextmanager
@@ -332,31 +451,24 @@ def _exists(admin: Connection, name: str) -> bool:
     return name in (found for found, _ in _scratch_databases(admin, name))
 
 
-def _scratch_databases(admin: Connection, prefix: str) -> list[tuple[str, float | None]]:
-    """The scratch databases on the server whose names start with `prefix`, with when each
-    was last used (from its comment; None: unknown)."""
+def _comments(admin: Connection) -> bool:
+    dialect = admin.dialect
+    mariadb = bool(getattr(dialect, "is_mariadb", False))
+    return reads_comments(dialect.name, mariadb, dialect.server_version_info or ())
+
+
+def _scratch_databases(admin: Connection, prefix: str) -> list[tuple[str, str | None]]:
+    """The scratch databases (is_scratch_name) on the server whose names start with
+    `prefix`, with their comments (None: none, or none to read)."""
     from sqlalchemy import text
 
     # Bound through SQLAlchemy: each driver has its own parameter style (asyncpg's is $1).
-    if admin.dialect.name == "postgresql":
-        query = text(
-            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
-            "WHERE datname LIKE :prefix"
-        )
-    elif getattr(admin.dialect, "is_mariadb", False):
-        query = text(
-            "SELECT schema_name, schema_comment FROM information_schema.schemata "
-            "WHERE schema_name LIKE :prefix"
-        )
-    else:  # MySQL keeps no comments on databases
-        query = text(
-            "SELECT schema_name, NULL FROM information_schema.schemata WHERE schema_name LIKE :prefix"
-        )
+    query = text(schemata_query(admin.dialect.name, _comments(admin)))
     rows = admin.execute(query, {"prefix": f"{prefix}%"})
     return [
-        (str(found), parse_last_used(comment))
+        (str(found), None if comment is None else str(comment))
         for found, comment in rows
-        if _SCRATCH_NAME.fullmatch(str(found)) and str(found).startswith(prefix)
+        if is_scratch_name(str(found)) and str(found).startswith(prefix)
     ]
 
 
@@ -364,7 +476,7 @@ def _touch(admin: Connection, name: str) -> None:
     """Say when the state was last used, where the sweep of any project can read it."""
     from sqlalchemy.exc import DBAPIError
 
-    comment = f"manage.py scratch state ({SCRATCH_NOTE}); last used {int(time.time())}"
+    comment = f"{SCRATCH_MARKER} ({SCRATCH_NOTE}); last used {int(time.time())}"
     if admin.dialect.name == "postgresql":
         admin.exec_driver_sql(f"COMMENT ON DATABASE {name} IS '{comment}'")
     elif getattr(admin.dialect, "is_mariadb", False):
@@ -377,15 +489,12 @@ def _touch(admin: Connection, name: str) -> None:
 def _sweep(workspace: Workspace, admin: Connection, keep: str) -> None:
     """Drop the configured database's other states, and any state on the server unused for
     SCRATCH_DATABASE_MAX_AGE seconds (a project folder deleted, a CI run's database gone);
-    never one in use."""
+    never one in use, never one that is not ours (is_sweepable)."""
     own = scratch_prefix(workspace.engine.url)
     now, max_age = time.time(), workspace.settings.scratch_database_max_age
-    # MySQL keeps no database comments: no age is known there, so only the own ones go.
-    ages = admin.dialect.name == "postgresql" or getattr(admin.dialect, "is_mariadb", False)
-    for name, last_used in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
-        if name == keep:
-            continue
-        if name.startswith(own) or (ages and is_stale(last_used, now, max_age)):
+    comments = _comments(admin)
+    for name, comment in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
+        if name != keep and is_sweepable(name, comment, own, comments, now, max_age):
             _drop_unless_in_use(admin, name)
 
 
@@ -462,8 +571,14 @@ def clear_states(workspace: Workspace) -> ClearedStates:
     folder = workspace.settings.base_dir / CACHE_FOLDER
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
-            # Lock files stay: unlinking one that a run holds would let a second run in.
-            if path.is_file() and not path.name.endswith(".lock"):
+            # Lock files stay: unlinking one that a run holds would let a second run in;
+            # so do the private files of runs going on.
+            if not path.is_file() or path.name.endswith(".lock"):
+                continue
+            if path.name.startswith(PRIVATE_PREFIXES):
+                if remove_unless_in_use(path):
+                    cleared.files.append(path.name)
+            else:
                 path.unlink(missing_ok=True)
                 cleared.files.append(path.name)
     if database_url(workspace.settings).get_backend_name() not in (

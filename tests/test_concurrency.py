@@ -11,8 +11,12 @@ import sqlalchemy as sa
 from conftest import Project, Result, _copy_project
 
 from project.state import (
+    is_scratch_name,
     is_stale,
+    is_sweepable,
     parse_last_used,
+    reads_comments,
+    schemata_query,
     scratch_database_name,
     scratch_lock_name,
     scratch_prefix,
@@ -101,10 +105,45 @@ def test_scratch_names_come_from_the_configured_database() -> None:
     name = scratch_database_name(url("mysql://u@h/d"), "0123456789abcdef0123")
     assert name.startswith("mstate_") and name.endswith("_0123456789abcdef") and len(name) <= 63
     assert "secret" not in base and len(scratch_lock_name(name)) <= 64  # GET_LOCK's limit
-    assert is_stale(None, 1000.0, 10.0) and is_stale(1.0, 1000.0, 10.0)
-    assert not is_stale(995.0, 1000.0, 10.0)
+    assert is_stale(1.0, 1000.0, 10.0)
+    assert not is_stale(995.0, 1000.0, 10.0) and not is_stale(None, 1000.0, 10.0)
     assert parse_last_used("manage.py scratch state (...); last used 1712345678") == 1712345678.0
     assert parse_last_used("") is None and parse_last_used(None) is None
+
+
+def test_only_our_scratch_databases_are_swept() -> None:
+    """Review finding 4: a user's `mstate_reports` is never ours; other projects' states go
+    only when their comment is ours and old, or when uncommented in the old format."""
+    own, other = "mstate_aaaaaaaaaaaa_", "mstate_bbbbbbbbbbbb_0123456789abcdef"
+    old, marked = (
+        "manage.py scratch state (...); last used 1",
+        "manage.py scratch state; last used 999",
+    )
+
+    def swept(name: str, comment: str | None, comments: bool = True) -> bool:
+        return is_sweepable(name, comment, own, comments, 1000.0, 10.0)
+
+    assert swept(own + "0123456789abcdef", None) and swept(own + "0123456789abcdef", None, False)
+    assert swept(other, old) and not swept(other, marked) and not swept(other, None)
+    assert not swept(other, "a user's comment; last used 1") and not swept(other, old, False)
+    assert swept("mstate_0123abcd_0123456789abcdef", None) and swept("mstate_0123abcd_tmp42", None)
+    assert not swept("mstate_0123abcd_tmp42", None, False)
+    assert not swept("mstate_0123abcd_tmp42", "a user's comment")
+    for name in ("mstate_reports", "mstate_aaaaaaaaaaaa_reports", own + "0123456789ABCDEF"):
+        assert not is_scratch_name(name) and not swept(name, old)
+    assert not is_scratch_name("mstate_reports_2024_archive_0123")
+
+
+def test_schema_comments_are_read_only_where_the_server_has_them() -> None:
+    """Review finding 5: MariaDB before 10.5 and MySQL have no schemata.schema_comment."""
+    assert reads_comments("postgresql", False, (16, 2))
+    assert reads_comments("mysql", True, (10, 11, 6)) and reads_comments("mysql", True, (10, 5))
+    assert not reads_comments("mysql", True, (10, 4, 34)) and not reads_comments("mysql", True, ())
+    assert not reads_comments("mysql", False, (8, 0, 36))
+    assert "schema_comment" in schemata_query("mysql", True)
+    assert "schema_comment" not in schemata_query("mysql", False)
+    assert "SELECT schema_name, NULL " in schemata_query("mysql", False)
+    assert "shobj_description" in schemata_query("postgresql", True)
 
 
 def test_many_at_once_with_a_cold_cache(project: Project) -> None:
@@ -148,14 +187,34 @@ def test_clones_share_one_scratch_database_and_stale_ones_go(
 ) -> None:
     """On a server (on SQLite the state is a file in each project's folder)."""
     stale, fresh = "mstate_000000000000_0000000000000000", "mstate_000000000000_1111111111111111"
-    _admin(project, f"CREATE DATABASE {stale}", f"CREATE DATABASE {fresh}")
-    comment = "manage.py scratch state; last used 4102444800"  # the year 2100: in use lately
+    unknown, leftover = "mstate_000000000000_2222222222222222", "mstate_00000000_tmp4242"
+    user = "mstate_reports"  # a user's database, not ours (review finding 4)
+    names = (stale, fresh, unknown, leftover, user)
+    _admin(project, *(f"CREATE DATABASE {name}" for name in names))
+
+    def comment_on(name: str, comment: str) -> str:
+        if project.backend == "postgresql":
+            return f"COMMENT ON DATABASE {name} IS '{comment}'"
+        return f"ALTER DATABASE {name} COMMENT = '{comment}'"
+
     _admin(
         project,
-        f"COMMENT ON DATABASE {fresh} IS '{comment}'"
-        if project.backend == "postgresql"
-        else f"ALTER DATABASE {fresh} COMMENT = '{comment}'",
+        comment_on(fresh, "manage.py scratch state; last used 4102444800"),  # 2100: used lately
+        comment_on(stale, "manage.py scratch state; last used 1000"),
     )
+    try:
+        _clones_share_one(project, tmp_path, stale, fresh, leftover)
+        assert unknown in _scratch_databases(project)  # an age not known is not old
+        assert user in _scratch_databases(project)
+        flushed = project.run("flushstate", check=True).stdout
+        assert user in _scratch_databases(project) and user not in flushed
+    finally:
+        _admin(project, *(f"DROP DATABASE IF EXISTS {name}" for name in names))
+
+
+def _clones_share_one(
+    project: Project, tmp_path: Path, stale: str, fresh: str, leftover: str
+) -> None:
     first = _compared_with(project)
     assert "(replayed, database mstate_" in first
     _copy_project(tmp_path / "clone")
@@ -163,7 +222,6 @@ def test_clones_share_one_scratch_database_and_stale_ones_go(
     assert _compared_with(clone) == first.replace("replayed", "cached")
     own = _scratch_databases(project, _own_prefix(project))
     assert len(own) == 1 and own[0] in first
-    # the one never said to be used is dropped when a state is built; the recent one stays
+    # an old one and an old-format leftover are dropped when a state is built; the recent stays
     everything = _scratch_databases(project)  # other tests' recent states stay too
-    assert stale not in everything and fresh in everything
-    _admin(project, f"DROP DATABASE {fresh}")
+    assert stale not in everything and leftover not in everything and fresh in everything

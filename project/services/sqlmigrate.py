@@ -73,6 +73,11 @@ def _captured(workspace: Workspace, migration: Migration, backwards: bool) -> st
     statements: list[str] = []
     with history_state(workspace, target=tuple(target), cache=False) as state:
         connection = state.connection
+        # Before any DDL: a failure or Ctrl+C midway must not leave a half-changed state
+        # whose version rows still match its key (dirty: dropped, whatever happens next).
+        state.spoil()
+        if connection.in_transaction():
+            connection.commit()
 
         def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             text = statement.strip()
@@ -87,7 +92,6 @@ def _captured(workspace: Workspace, migration: Migration, backwards: bool) -> st
         steps = [_step(workspace, migration, backwards)]
         with EnvironmentContext(config, workspace.script, fn=lambda heads, context: steps):
             workspace.script.run_env()
-        state.spoil()
     note = (
         "-- Captured by running it on a scratch copy of the history (it reads tables as it goes)."
     )
