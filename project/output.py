@@ -251,12 +251,25 @@ def render_migrate_heading(term: Terminal, plan: Plan) -> None:
             "schema matches the apps' initial migrations, which are recorded in its place "
             "(the old revision is kept in manage_migrations)."
         )
-    for migration, done in plan.partial:
+    for migration, done, outcome in plan.partial:
         listed = "; ".join(f"{i}. {d}" for i, d in enumerate(done, 1)) or "none"
+        if outcome is None:
+            then = "It cannot carry on from there as things are: the reason follows when it is reached."
+        elif outcome.afresh:
+            then = "The database shows none of them now (undone by hand): it runs from the start."
+        elif outcome.failed:
+            then = (
+                f"Operation {outcome.done + 1} failed without applying: carrying on with it."
+                if outcome.done
+                else "Its first operation failed without applying: it runs from the start."
+            )
+        elif outcome.done:
+            then = "Carrying on after them (the one in flight is checked in the database)."
+        else:
+            then = "Carrying on with the first (checked in the database)."
         term.out(
             f"An earlier migrate stopped partway through {migration.key}. Its operations "
-            f"completed: {listed}. Carrying on after them (the one in flight is checked in the "
-            "database)."
+            f"completed: {listed}. {then}"
         )
     term.out("Operations to perform:", style=HEADING)
     term.out(f"  {plan.summary}")

@@ -262,3 +262,19 @@ def clear_progress(connection: Connection, revision: str) -> None:
 
     progress = progress_table()
     connection.execute(sa.delete(progress).where(progress.c.revision == revision))
+
+
+def mark_failed(connection: Connection, row: Progress) -> None:
+    """The operation at the row's position did not complete (replacing such a row left by
+    an earlier failure of it); the runner commits."""
+    delete_progress(connection, row.revision, row.position)
+    record_progress(connection, row)
+
+
+def delete_progress(connection: Connection, revision: str, position: int) -> None:
+    import sqlalchemy as sa
+
+    progress = progress_table()
+    connection.execute(
+        sa.delete(progress).where(progress.c.revision == revision, progress.c.position == position)
+    )

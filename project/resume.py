@@ -9,8 +9,15 @@ Operations are counted where Alembic runs them: `Operations.invoke`, which every
 call goes through. Alembic has no per-operation hook (`on_version_apply` is per migration,
 and a cursor event sees statements, not operations), so `tracking_operations` wraps
 `Operations.invoke` for the run and restores it after: the one Alembic internal used here.
-SQL a migration runs outside an operation (`op.get_bind().execute`, a batch block's
-statements) is not counted: replaying it is refused (see the runner).
+SQL a migration runs outside an operation (`op.get_bind().execute`, a data migration's
+session, a batch block's statements) gets a step of its own, recorded just before the next
+operation runs: MySQL commits that row with the SQL itself (the implicit commit before the
+next DDL, or the next operation's row). A run that finds such a step done cannot skip the
+SQL on a replay, so it refuses; one that finds it not done runs it (what ran of it before was
+rolled back), unless it commits by itself (then whether it ran is unknown: refused).
+
+An operation that fails with nothing of it committed gets a "failed" row at its position
+(MySQL DDL is atomic per statement), so the next run runs it again instead of checking it.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ COMMITTING = {
 }  # fmt: skip
 DML = {"INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH"}
 DATA = "dml"  # the check of an operation that only changes rows (transactional)
+FAILED = "failed"  # the check of a row that says the operation at its position did not complete
+OUTSIDE = "SQL outside operations"  # the description of such a step
 
 
 class ResumeRefused(ProjectError):
@@ -53,6 +62,7 @@ class Resume:
     done: int  # operations recorded as completed (the first `done` are skipped)
     descriptions: tuple[str, ...]  # of those
     afresh: bool = False  # everything it recorded was undone by hand: it runs from the start
+    failed: bool = False  # the operation after them failed and did not apply: it runs again
 
 
 def commits(statement: str) -> bool:
@@ -153,39 +163,63 @@ def live_state(connection: Connection, check: str) -> bool | None:
 def plan_resume(
     connection: Connection, migration: Migration, rows: list[Progress], checksum: str
 ) -> Resume:
-    """What the progress rows of a migration mean now: where to carry on, or a refusal."""
+    """What the progress rows of a migration mean now: where to carry on, or a refusal.
+
+    The committed rows are trusted: later operations may undo what earlier ones show (a table
+    created, filled, then renamed over the old one), so the live schema is read only to spot
+    everything undone by hand, and only where that reading is unambiguous."""
     from project.recorder import STARTED
 
-    done = [row for row in rows if row.position != STARTED]
+    done = [row for row in rows if row.position != STARTED and row.check != FAILED]
+    failed = [row for row in rows if row.position != STARTED and row.check == FAILED]
     descriptions = tuple(row.description for row in done)
-    if [row.position for row in done] != list(range(len(done))):
+    positions = [row.position for row in done] + [row.position for row in failed]
+    if positions != list(range(len(done) + len(failed))) or len(failed) > 1:
         raise ResumeRefused(
             f"The progress recorded for {migration.key} in manage_migration_progress has gaps; "
             "it was edited by hand. Finish the migration by hand and record it with "
             f"'migrate --fake {migration.app_label} {migration.name}'."
         )
-    states = [live_state(connection, row.check) for row in done]
-    connection.commit()
-    if done and all(state is False for state in states):
+    if done and _undone_by_hand(connection, done):
         return Resume(0, descriptions, afresh=True)  # undone by hand: run it again
-    listed = _listed(descriptions)
     if rows[0].checksum != checksum and done:
         raise ResumeRefused(
-            f"An earlier migrate stopped partway through {migration.key}, after {listed}, and "
-            "its file has changed since (its checksum differs), so where to carry on is "
-            "unknown. Restore the file as it was and run migrate again to carry on; or undo "
-            "those operations by hand (migrate then runs it from the start); or complete it by "
-            f"hand as the file now says and record it with 'migrate --fake {migration.app_label} "
-            f"{migration.name}'."
+            f"An earlier migrate stopped partway through {migration.key}, after "
+            f"{_listed(descriptions)}, and its file has changed since (its checksum differs), "
+            "so where to carry on is unknown. Restore the file as it was and run migrate again "
+            "to carry on; or undo those operations by hand (migrate then runs it from the "
+            "start); or complete it by hand as the file now says and record it with "
+            f"'migrate --fake {migration.app_label} {migration.name}'."
         )
-    missing = [row.description for row, state in zip(done, states) if state is False]
-    if missing:
+    outside = [row.position + 1 for row in done if row.description == OUTSIDE]
+    if outside:
         raise ResumeRefused(
-            f"An earlier migrate stopped partway through {migration.key}, after {listed}, but "
-            f"the database no longer shows {', '.join(missing)}. Undo the rest of them by hand "
-            "too (migrate then runs it from the start), or redo those by hand and run migrate again."
+            f"Cannot carry on with {migration.key} where an earlier run stopped (after "
+            f"{_listed(descriptions)}): step {outside[0]} is SQL it runs outside Alembic "
+            "operations, which committed and cannot be skipped on a replay. Complete the "
+            "migration by hand (what of it is not done yet) and record it with "
+            f"'migrate --fake {migration.app_label} {migration.name}'; or undo by hand what it "
+            "did and delete its rows from manage_migration_progress, then migrate again."
         )
-    return Resume(len(done), descriptions)
+    return Resume(len(done), descriptions, failed=bool(failed))
+
+
+def _undone_by_hand(connection: Connection, done: list[Progress]) -> bool:
+    """Whether the live schema shows none of the operations done, unambiguously: each has a
+    schema check, none reads as there, and no two touch the same table (else a later one
+    may be what hides an earlier one)."""
+    if any(not row.check or row.check == DATA for row in done):
+        return False
+    tables = [_tables(row.check) for row in done]
+    if sum(map(len, tables)) != len(set().union(*tables)):
+        return False
+    states = [live_state(connection, row.check) for row in done]
+    connection.commit()
+    return all(state is False for state in states)
+
+
+def _tables(check: str) -> set[str]:
+    return {part.partition(":")[2].partition(".")[0] for part in check.split(";")}
 
 
 def in_flight_state(connection: Connection, check: str) -> bool | None:
@@ -204,12 +238,20 @@ def refuse_unknown(migration: Migration, position: int, description: str, resume
     )
 
 
-def refuse_replay(migration: Migration, statement: str) -> None:
+def refuse_replay(migration: Migration, statement: str, resume: Resume, done: bool) -> None:
+    """SQL outside operations where a replay reaches it: it ran and committed before
+    (`done`), or it commits by itself and the earlier run stopped around it."""
+    if done:
+        why = "it ran and committed in the earlier run and cannot be skipped on a replay"
+    else:
+        why = "it commits by itself and the earlier run stopped around it, so whether it ran is unknown"
     raise ResumeRefused(
-        f"Cannot carry on with {migration.key} where an earlier run stopped: it runs SQL "
-        f"outside Alembic operations (`{statement[:SHOWN]}`), which would run again. Complete "
-        "the migration by hand and record it with "
-        f"'migrate --fake {migration.app_label} {migration.name}'."
+        f"Cannot carry on with {migration.key} where an earlier run stopped "
+        f"({'after ' + _listed(resume.descriptions) if resume.done else 'before any operation'}): "
+        f"it runs SQL outside Alembic operations (`{statement[:SHOWN]}`); {why}. Complete the "
+        "migration by hand (what of it is not done yet) and record it with "
+        f"'migrate --fake {migration.app_label} {migration.name}'; or undo by hand what it did "
+        "and delete its rows from manage_migration_progress, then migrate again."
     )
 
 

@@ -123,6 +123,8 @@ class _Runner:
         self.position = 0  # operations invoked so far by the current step
         self.in_operation = False
         self.operation_committed = False  # a statement of the operation in flight committed
+        self.outside = False  # SQL ran outside operations since the last one (not recorded yet)
+        self.failed_partly = False  # the operation that raised had committed some of itself
         self.checksum = ""  # of the current step's file
 
     def run(self) -> None:
@@ -165,7 +167,9 @@ class _Runner:
         except KeyboardInterrupt as exc:  # a second Ctrl+C: stop now
             raise MigrationInterrupted(self._failure("was interrupted", None)) from exc
         except Exception as exc:
-            raise MigrationFailed(self._failure("failed", exc)) from exc
+            message = self._failure("failed", exc)
+            self._mark_failed(exc)
+            raise MigrationFailed(message) from exc
         finally:
             event.remove(self.connection, "before_cursor_execute", self._record)
             event.remove(self.connection, "after_cursor_execute", self._executed)
@@ -186,6 +190,7 @@ class _Runner:
                 raise MigrationInterrupted(f"Interrupted: {done}. Run migrate again to continue.")
             migration = self.workspace.history.by_revision[revision_step.revision.revision]
             self.statements, self.kept, self.position = [], 0, 0
+            self.outside, self.failed_partly = False, False
             self.faked = self.fake(migration)
             self.current = Step(migration, self.forward, self._begin(migration))
             resumed = self.current.resumed
@@ -205,7 +210,8 @@ class _Runner:
         resumed = (
             resume.plan_resume(self.connection, migration, rows, self.checksum) if rows else None
         )
-        if resumed is None or resumed.afresh:
+        if resumed is None or resumed.afresh or resumed.done == 0:
+            # From operation 0, the file as it is now is the one carried on with.
             recorder.clear_progress(self.connection, migration.revision)
             recorder.record_progress(
                 self.connection,
@@ -224,16 +230,17 @@ class _Runner:
         step = self.current
         if step is None or self.faked or not step.forward:
             return run()
-        position, self.position = self.position, self.position + 1
+        resumed = step.resumed if step.resumed and not step.resumed.afresh else None
+        if self.outside:  # its own step, committed with that SQL (see project.resume)
+            self._record_row(self._row(self._next(resumed), resume.OUTSIDE, ""), commit=False)
+            self.outside = False
+        position = self._next(resumed)
         context = operations.migration_context
-        resumed = step.resumed
-        if resumed and not resumed.afresh and position < resumed.done:
+        if resumed and position < resumed.done:
             return resume.skipped_result(operation, context)
         check, description = resume.check_of(operation, context), resume.describe(operation)
-        row = recorder.Progress(
-            step.migration.revision, position, description, check, self.checksum
-        )
-        if resumed and not resumed.afresh and position == resumed.done:
+        row = self._row(position, description, check)
+        if resumed and position == resumed.done and not resumed.failed:
             done = resume.in_flight_state(self.connection, check)
             if done is None:
                 resume.refuse_unknown(step.migration, position, description, resumed)
@@ -243,12 +250,49 @@ class _Runner:
         self.in_operation, self.operation_committed = True, False
         try:
             result = run()
+        except BaseException:
+            self.failed_partly = self.operation_committed
+            raise
         finally:
             self.in_operation = False
         # After DDL, which committed the operation and all before it, the row is committed
         # too, so a kill now leaves nothing in doubt. Row changes commit with their row.
         self._record_row(row, commit=self.operation_committed)
         return result
+
+    def _next(self, resumed: resume.Resume | None) -> int:
+        """The position of the next step; a "failed" row there goes, with whatever commits
+        first (the step's first DDL, or its own row)."""
+        position, self.position = self.position, self.position + 1
+        if resumed and resumed.failed and position == resumed.done and self.current:
+            recorder.delete_progress(self.connection, self.current.migration.revision, position)
+        return position
+
+    def _row(self, position: int, description: str, check: str) -> recorder.Progress:
+        assert self.current is not None
+        return recorder.Progress(
+            self.current.migration.revision, position, description, check, self.checksum
+        )
+
+    def _mark_failed(self, exc: Exception) -> None:
+        """After an error: the step after the last committed row did not complete (what was
+        not committed rolled back; a statement that fails does not apply), so the next run
+        runs it again. Not when the failing operation had committed part of itself, nor when
+        the connection was lost (the server may have finished the statement)."""
+        from sqlalchemy.exc import DBAPIError
+
+        step = self.current
+        if not (self.resumable and step and step.forward) or self.faked or self.failed_partly:
+            return
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return
+        row = self._row(len(self.rows_committed), "did not complete", resume.FAILED)
+        try:
+            self.connection.rollback()
+            recorder.mark_failed(self.connection, row)
+            self.connection.commit()
+        except Exception:  # noqa: BLE001 - the connection is unusable: the rows stay as committed
+            return
 
     def _record_row(self, row: recorder.Progress, commit: bool) -> None:
         recorder.record_progress(self.connection, row)
@@ -296,15 +340,14 @@ class _Runner:
         if _bookkeeping(statement):
             return
         step = self.current
-        resumed = step.resumed if step else None
-        if (
-            step
-            and resumed
-            and not resumed.afresh
-            and not self.in_operation
-            and self.position < resumed.done
-        ):
-            resume.refuse_replay(step.migration, " ".join(statement.split()))
+        if step and self.resumable and step.forward and not self.faked and not self.in_operation:
+            self.outside = True  # a step of its own (see _invoke)
+            resumed = step.resumed
+            if resumed and not resumed.afresh and self.position <= resumed.done:
+                done = self.position < resumed.done
+                if done or resume.commits(statement):
+                    text = " ".join(statement.split())
+                    resume.refuse_replay(step.migration, text, resumed, done)
         self.statements.append(" ".join(statement.split()))
         if self.autocommits and resume.commits(statement):
             self._committed(len(self.statements) - 1)  # what came before it, before it runs

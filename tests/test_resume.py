@@ -177,6 +177,7 @@ def test_edited_file_is_refused(maria: Project) -> None:
         maria.file("apps/pets/migrations/0002_many.py").read_text().replace("'seed'", "'other'")
     )
     result = maria.run("migrate")
+    assert "It cannot carry on from there as things are" in result.stdout  # the heading says so
     assert_error(
         result,
         "An earlier migrate stopped partway through pets.0002_many, after operation 1. create "
@@ -190,6 +191,115 @@ def test_edited_file_is_refused(maria: Project) -> None:
     out = maria.run("migrate", check=True).stdout
     assert "Applying pets.0002_many (from the start" in out
     assert maria.execute("SELECT name FROM res_a") == [("other",)]
+
+
+def test_sql_outside_operations_committed_before_a_kill_is_not_run_again(
+    maria: Project,
+) -> None:
+    """The INSERT commits as the ALTER after it starts; killed during the ALTER, the rerun
+    must not insert again."""
+    maria.execute("CREATE TABLE res_log (note VARCHAR(10))", "CREATE TABLE res_lock (id INTEGER)")
+    write_migration(
+        maria,
+        "pets",
+        "0002_many",
+        "pets_0001_initial",
+        """
+op.create_table("res_a", sa.Column("id", sa.Integer(), primary_key=True))
+op.get_bind().execute(sa.text("INSERT INTO res_log (note) VALUES ('once')"))
+op.add_column("res_lock", sa.Column("extra", sa.Integer()))
+""",
+    )
+    engine = maria.engine()
+    with engine.connect() as holder:
+        holder.exec_driver_sql("SELECT * FROM res_lock").all()  # its metadata lock: ALTER waits
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "migrate"],
+            cwd=maria.path,
+            env=maria.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not (
+            waiting := maria.execute(
+                "SELECT id FROM information_schema.processlist "
+                "WHERE info LIKE 'ALTER TABLE res_lock%%'"
+            )
+        ):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        process.kill()
+        process.wait(timeout=30)
+        maria.execute(f"KILL {waiting[0][0]}")  # the server side of the kill: the ALTER ends
+        holder.rollback()
+    engine.dispose()
+    assert maria.execute("SELECT count(*) FROM res_log") == [(1,)]  # committed by the ALTER
+    result = maria.run("migrate")
+    assert "It cannot carry on from there as things are" in result.stdout
+    assert_error(
+        result,
+        "step 2 is SQL it runs outside Alembic operations, which committed and cannot be skipped",
+        "'migrate --fake pets 0002_many'",
+    )
+    assert maria.execute("SELECT count(*) FROM res_log") == [(1,)]
+    assert REVISION not in maria.versions()
+
+
+def test_failed_operation_runs_again_once_fixed(maria: Project) -> None:
+    """A failed ALTER did not apply: after the fix the rerun runs it again (no "complete it
+    by hand"), also when the file was fixed after a failure with nothing done."""
+    write_migration(
+        maria, "pets", "0002_many", "pets_0001_initial", 'op.execute("ALTER TABLE res_b ADD x INT")'
+    )
+    assert_error(maria.run("migrate"), "Run migrate again to carry on")
+    # The file fixed (nothing of it was done), then a later operation fails.
+    write_migration(
+        maria,
+        "pets",
+        "0002_many",
+        "pets_0001_initial",
+        """
+op.create_table("res_b", sa.Column("id", sa.Integer(), primary_key=True))
+op.execute("ALTER TABLE res_b ADD x INT")
+op.execute("ALTER TABLE res_later ADD y INT")
+""",
+    )
+    result = maria.run("migrate")
+    assert "Its first operation failed without applying: it runs from the start." in result.stdout
+    assert_error(result, "operations 1, 2 of pets.0002_many are recorded as completed")
+    maria.execute("CREATE TABLE res_later (id INTEGER)")  # the cause fixed outside the file
+    out = maria.run("migrate", check=True).stdout
+    assert "Operation 3 failed without applying: carrying on with it." in out
+    assert "Applying pets.0002_many (carrying on after operation 2)... OK" in out
+    assert [c[0] for c in maria.execute("SHOW COLUMNS FROM res_later")] == ["id", "y"]
+    assert REVISION in maria.versions()
+
+
+def test_later_operations_that_undo_earlier_ones_are_carried_on(maria: Project) -> None:
+    """Table rebuilt under a new name and renamed back: the live schema no longer shows
+    "create table res_new", yet the recorded operations are done."""
+    maria.execute("CREATE TABLE res_old (id INTEGER PRIMARY KEY, name VARCHAR(10))")
+    maria.execute("INSERT INTO res_old VALUES (1, 'kept')")
+    write_migration(
+        maria,
+        "pets",
+        "0002_many",
+        "pets_0001_initial",
+        """
+op.create_table("res_new", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(10)))
+op.execute("INSERT INTO res_new (id, name) SELECT id, name FROM res_old")
+op.drop_table("res_old")
+op.rename_table("res_new", "res_old")
+op.create_index("ix_res_x_name", "res_x", ["name"])
+""",
+    )
+    assert_error(maria.run("migrate"), "operations 1, 2, 3, 4 of pets.0002_many are recorded")
+    maria.execute("CREATE TABLE res_x (name VARCHAR(10))")
+    out = maria.run("migrate", check=True).stdout
+    assert "Applying pets.0002_many (carrying on after operation 4)... OK" in out
+    assert maria.execute("SELECT id, name FROM res_old") == [(1, "kept")]
+    assert REVISION in maria.versions()
 
 
 def _wait_for_rows(project: Project, count: int, timeout: float = 60) -> None:

@@ -24,9 +24,13 @@ if TYPE_CHECKING:
 
     from project.describe import Change
     from project.history import History, Migration
+    from project.resume import Resume
     from project.settings import Settings
 
 ZERO = "zero"
+# A migration an earlier run stopped inside, the operations it completed, and what this run
+# does with it (None: it refuses to carry on, saying why when it gets there).
+Partial = tuple["Migration", list[str], "Resume | None"]
 
 
 @dataclass
@@ -43,8 +47,8 @@ class Plan:
     changed: list[Migration] = field(default_factory=list)  # applied, and edited since
     accepted: list[Migration] = field(default_factory=list)  # edited, and accepted by --fake
     adopted: list[str] = field(default_factory=list)  # a plain Alembic history's heads replaced
-    # MySQL/MariaDB: migrations an earlier run stopped inside, with the operations it completed
-    partial: list[tuple[Migration, list[str]]] = field(default_factory=list)
+    # MySQL/MariaDB: migrations an earlier run stopped inside (project.resume)
+    partial: list[Partial] = field(default_factory=list)
 
 
 def plan_migrate(
@@ -149,25 +153,28 @@ def _adopt(
     return foreign
 
 
-def _partial(connection: Connection, plan: Plan) -> list[tuple[Migration, list[str]]]:
-    """What project.resume will carry on from: the operations recorded as done."""
+def _partial(connection: Connection, plan: Plan) -> list[Partial]:
+    """What project.resume will do with each migration an earlier run stopped inside, so the
+    heading says it before the run (the runner plans it again when it gets there)."""
     from project import recorder
+    from project.resume import FAILED, ResumeRefused, plan_resume
 
     if not plan.forward or connection.dialect.name in ("sqlite", "postgresql"):
         return []
     rows = recorder.read_progress(connection)
-    return [
-        (
-            step.migration,
-            [
-                r.description
-                for r in rows[step.migration.revision]
-                if r.position != recorder.STARTED
-            ],
-        )
-        for step in plan.steps
-        if step.migration.revision in rows
-    ]
+    partial = []
+    for step in plan.steps:
+        migration = step.migration
+        if migration.revision not in rows:
+            continue
+        mine = rows[migration.revision]
+        done = [r.description for r in mine if r.position != recorder.STARTED and r.check != FAILED]
+        try:
+            outcome = plan_resume(connection, migration, mine, recorder.checksum(migration.path))
+        except ResumeRefused:
+            outcome = None
+        partial.append((migration, done, outcome))
+    return partial
 
 
 def _cache(settings: Settings) -> Path:
