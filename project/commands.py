@@ -174,6 +174,7 @@ def makemigrations(
             write=not (check or dry_run),
             cache=not no_cache,
             questioner=questioner,
+            on_wait=lambda: output.render_write_wait(runtime.terminal),
         )
     else:
         result = make(
@@ -186,6 +187,7 @@ def makemigrations(
             cache=not no_cache,
             questioner=questioner,
             lint=lint,
+            on_wait=lambda: output.render_write_wait(runtime.terminal),
         )
     output.render_makemigrations(runtime.terminal, result, labels, runtime.verbosity)
     if (check and result.migrations) or result.lint:
@@ -209,7 +211,13 @@ def _merge(runtime: Runtime, labels: list[str], write: bool, ask: bool) -> objec
             ) from None
         return answer.strip().lower() in ("y", "yes")
 
-    merges = merge(runtime.settings, labels, write=write, confirm=confirm if ask else None)
+    merges = merge(
+        runtime.settings,
+        labels,
+        write=write,
+        confirm=confirm if ask else None,
+        on_wait=lambda: output.render_write_wait(term),
+    )
     output.render_merges(term, merges, shown=ask and write)  # asked: the branches were shown
     return merges
 
@@ -425,7 +433,15 @@ def squashmigrations(
         start, end = None, start_migration_name
     else:
         start, end = start_migration_name, end_migration_name
-    result = squash(runtime.settings, app_label, start, end, name=squashed_name, write=not dry_run)
+    result = squash(
+        runtime.settings,
+        app_label,
+        start,
+        end,
+        name=squashed_name,
+        write=not dry_run,
+        on_wait=lambda: output.render_write_wait(runtime.terminal),
+    )
     output.render_squash(runtime.terminal, result, runtime.verbosity)
     return result
 

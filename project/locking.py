@@ -219,7 +219,10 @@ def named_lock(
 
 @contextmanager
 def file_lock(
-    path: Path, timeout: float, on_timeout: Callable[[], DatabaseError]
+    path: Path,
+    timeout: float,
+    on_timeout: Callable[[], DatabaseError],
+    on_wait: Callable[[], None] = lambda: None,
 ) -> Iterator[bool]:
     """An exclusive flock on `path` for the block. flock is per machine (and unreliable on
     some network file systems): processes on one machine take turns, others are not seen.
@@ -244,7 +247,7 @@ def file_lock(
                 return False
             return True
 
-        _poll(acquire, timeout, lambda: None, on_timeout)
+        _poll(acquire, timeout, on_wait, on_timeout)
         try:
             yield True
         finally:

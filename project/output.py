@@ -297,6 +297,13 @@ def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
         term.out(" FAKED" if event == "faked" else " OK", style=SUCCESS)
 
 
+def render_write_wait(term: Terminal) -> None:
+    term.err(
+        "Another makemigrations in this folder is writing migrations; waiting for it to finish...",
+        style=WARNING,
+    )
+
+
 def render_lock_wait(term: Terminal) -> None:
     term.err(
         "Another migrate is running on this database; waiting for it to finish...", style=WARNING

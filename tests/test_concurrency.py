@@ -225,3 +225,42 @@ def _clones_share_one(
     # an old one and an old-format leftover are dropped when a state is built; the recent stays
     everything = _scratch_databases(project)  # other tests' recent states stay too
     assert stale not in everything and leftover not in everything and fresh in everything
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("makemigrations",),
+        ("makemigrations", "--merge", "--noinput"),
+        ("squashmigrations", "pets", "0002"),
+    ],
+)
+def test_writers_wait_for_each_other_and_say_so(
+    sqlite_project: Project, args: tuple[str, ...]
+) -> None:
+    """Every command that writes migration files takes makemigrations' lock in turn."""
+    import fcntl
+    import time
+
+    project = sqlite_project
+    project.append("apps/pets/models.py", TOY)
+    if args[0] == "squashmigrations":
+        project.run("makemigrations", check=True)  # pets.0002_toy, to squash with 0001
+    lock = project.file(".manage_cache/makemigrations.lock")
+    lock.parent.mkdir(exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiting = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=project.path,
+            env=project.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(3)
+        assert waiting.poll() is None, waiting.communicate()  # still waiting
+        fcntl.flock(held, fcntl.LOCK_UN)
+    _, stderr = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, stderr
+    assert stderr.count("Another makemigrations in this folder is writing migrations") == 1, stderr

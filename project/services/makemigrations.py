@@ -12,7 +12,7 @@ network folder are not kept apart: they would not be with git either).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +64,7 @@ def makemigrations(
     cache: bool = True,
     questioner: Questioner | None = None,
     lint: bool = False,
+    on_wait: Callable[[], None] | None = None,
 ) -> MakeMigrationsResult:
     """Write (or, with `write=False`, only plan) the migrations the models need.
 
@@ -71,7 +72,7 @@ def makemigrations(
     the history state instead of reusing a cached one. Without a `questioner`, nothing is
     asked: an ambiguous change (a rename? a default for existing rows?) is an error.
     """
-    with writing(settings, write):
+    with writing(settings, write, on_wait):
         return plan_migrations(
             settings,
             app_labels,
@@ -86,8 +87,12 @@ def makemigrations(
 
 
 @contextmanager
-def writing(settings: Settings, write: bool) -> Iterator[None]:
-    """Hold the project's makemigrations lock for the block if it writes (see above)."""
+def writing(
+    settings: Settings, write: bool, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Hold the project's makemigrations lock for the block if it writes (see above);
+    `on_wait` is called once if another run holds it. Every command that writes migration
+    files takes it: makemigrations (--update, --merge) and squashmigrations."""
     if not write:
         yield
         return
@@ -102,7 +107,8 @@ def writing(settings: Settings, write: bool) -> Iterator[None]:
             "Wait for it to finish, or raise MIGRATE_LOCK_TIMEOUT in settings."
         )
 
-    with file_lock(settings.base_dir / CACHE_FOLDER / WRITE_LOCK, timeout, timed_out):
+    lock = settings.base_dir / CACHE_FOLDER / WRITE_LOCK
+    with file_lock(lock, timeout, timed_out, on_wait or (lambda: None)):
         yield
 
 

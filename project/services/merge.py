@@ -43,9 +43,23 @@ def merge(
     *,
     write: bool = True,
     confirm: Callable[[Merge], bool] | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> list[Merge]:
     """A merge migration for each conflicted app; `confirm` sees each merge first and may
-    decline it (None: merge without asking, as with --noinput)."""
+    decline it (None: merge without asking, as with --noinput). Holds makemigrations'
+    write lock (`writing`)."""
+    from project.services.makemigrations import writing
+
+    with writing(settings, write, on_wait):
+        return _merge(settings, app_labels, write, confirm)
+
+
+def _merge(
+    settings: Settings,
+    app_labels: Sequence[str],
+    write: bool,
+    confirm: Callable[[Merge], bool] | None,
+) -> list[Merge]:
     workspace = Workspace(settings)
     wanted = {
         app.label

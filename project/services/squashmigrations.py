@@ -9,6 +9,7 @@ that applied the old ones keep working, new ones run only the squashed one
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,18 @@ def squashmigrations(
     *,
     name: str | None = None,
     write: bool = True,
+    on_wait: Callable[[], None] | None = None,
+) -> SquashResult:
+    """The squashed migration of the range (written unless `write=False`), under
+    makemigrations' write lock (`writing`)."""
+    from project.services.makemigrations import writing
+
+    with writing(settings, write, on_wait):
+        return _squash(settings, app_label, start, end, name, write)
+
+
+def _squash(
+    settings: Settings, app_label: str, start: str | None, end: str, name: str | None, write: bool
 ) -> SquashResult:
     workspace = Workspace(settings)
     app = select_apps(workspace.apps, [app_label])[0]

@@ -9,7 +9,7 @@ hand-written statements), is left alone with a clear error.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +34,9 @@ def update_latest(
     write: bool = True,
     cache: bool = True,
     questioner: Questioner | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> MakeMigrationsResult:
-    with writing(settings, write):
+    with writing(settings, write, on_wait):
         probe = plan_migrations(settings, app_labels, write=False, cache=cache, questioner=_Probe())
         changed = [m.app_label for m in probe.migrations]
         if not changed:
