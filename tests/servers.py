@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from contextlib import closing
 from pathlib import Path
@@ -206,11 +207,18 @@ def _install_if_missing(binary: Path, package: str) -> None:
         raise ServerError(
             f"{binary} is missing: install the Debian package {package}, or point the tests at a server"
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
-    if subprocess.run(install, check=False, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
-        subprocess.run(install, env=env, check=True, capture_output=True)
+    import fcntl
+
+    # pytest-xdist's workers start their servers at once: one apt at a time (dpkg's lock).
+    with open(Path(tempfile.gettempdir()) / "manage-test-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists():  # another worker installed it meanwhile
+            return
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+        if subprocess.run(install, check=False, env=env, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
+            subprocess.run(install, env=env, check=True, capture_output=True)
 
 
 def _give_to(user: str, *paths: Path) -> None:
