@@ -27,13 +27,15 @@ _SYNONYMS = {
 }
 _CAST = re.compile(r"::\s*[a-z_][\w ]*(\(\s*\d+(\s*,\s*\d+)?\s*\))?(\[\])?$", re.IGNORECASE)
 _QUOTED = re.compile(r"^'((?:[^']|'')*)'$")
+# PostgreSQL's `nextval('seq'::regclass)` for a model's `nextval('seq')` (seq.next_value()).
+_REGCLASS = re.compile(r"('(?:[^']|'')*')::\s*regclass\b", re.IGNORECASE)
 
 
 def normalize_default(text: str | None) -> str | None:
     """One spelling for a server default, as far as the databases agree on its meaning."""
     if text is None:
         return None
-    value = text.strip()
+    value = _REGCLASS.sub(r"\1", text.strip())
     while True:
         previous = value
         value = _CAST.sub("", value).strip()

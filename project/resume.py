@@ -104,13 +104,16 @@ def describe(operation: MigrateOperation) -> str:
     )
 
 
-def check_of(operation: MigrateOperation, context: MigrationContext) -> str:
+def check_of(operation: MigrateOperation, context: MigrationContext, created: Any = None) -> str:
     """How the live schema shows the operation done: `table:t`, `column:t.c`, `index:t.i`,
-    `no-table:t`… joined by `;` (all must hold); DATA for row changes; "" when it cannot."""
+    `no-table:t`… joined by `;` (all must hold); DATA for row changes; "" when it cannot.
+    `created`: the Table a create_table just made. Building one more from the operation
+    (`to_table`) before it runs would re-attach its columns' type constraints (a Boolean's
+    check) and change the order MySQL numbers unnamed constraints in (CONSTRAINT_1 …)."""
     from alembic.operations import ops
 
     if isinstance(operation, ops.CreateTableOp):
-        table = operation.to_table(context)
+        table = created if created is not None else operation.to_table(context)
         return ";".join(
             [f"table:{table.name}"]
             + sorted(f"index:{table.name}.{index.name}" for index in table.indexes if index.name)

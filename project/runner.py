@@ -238,14 +238,14 @@ class _Runner:
         context = operations.migration_context
         if resumed and position < resumed.done:
             return resume.skipped_result(operation, context)
-        check, description = resume.check_of(operation, context), resume.describe(operation)
-        row = self._row(position, description, check)
+        description = resume.describe(operation)
         if resumed and position == resumed.done and not resumed.failed:
+            check = resume.check_of(operation, context)
             done = resume.in_flight_state(self.connection, check)
             if done is None:
                 resume.refuse_unknown(step.migration, position, description, resumed)
             if done:  # it completed before the earlier run stopped
-                self._record_row(row, commit=True)
+                self._record_row(self._row(position, description, check), commit=True)
                 return resume.skipped_result(operation, context)
         self.in_operation, self.operation_committed = True, False
         try:
@@ -257,7 +257,8 @@ class _Runner:
             self.in_operation = False
         # After DDL, which committed the operation and all before it, the row is committed
         # too, so a kill now leaves nothing in doubt. Row changes commit with their row.
-        self._record_row(row, commit=self.operation_committed)
+        check = resume.check_of(operation, context, created=result)
+        self._record_row(self._row(position, description, check), commit=self.operation_committed)
         return result
 
     def _next(self, resumed: resume.Resume | None) -> int:

@@ -161,8 +161,14 @@ class Servers:
 
     def get(self, backend: str) -> servers.Server:
         if backend not in self.started:
+            import fcntl
+
             start = {"postgresql": servers.postgresql, "mariadb": servers.mariadb}[backend]
-            self.started[backend] = start(self.root / backend)
+            # pytest-xdist's workers each start their own: one at a time (two
+            # mariadb-install-db at once were seen to fail).
+            with open(Path(tempfile.gettempdir()) / "manage-test-servers.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self.started[backend] = start(self.root / backend)
         return self.started[backend]
 
     def stop(self) -> None:

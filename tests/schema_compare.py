@@ -57,6 +57,8 @@ SECTION_LABELS = {
     "domains": "domain",
 }
 # PostgreSQL's pg_depend: how a sequence belongs to a column.
+# The tables that record migrations (manage_migration_progress: on MySQL/MariaDB only).
+BOOKKEEPING = ("alembic_version", "manage_migrations", "manage_migration_progress")
 OWNERSHIP = {"a": "owned", "i": "identity"}  # SERIAL / OWNED BY; GENERATED ... AS IDENTITY
 SQLITE_EXPRESSION_INDEX_WARNING = "Skipped unsupported reflection of expression-based index"
 
@@ -64,7 +66,7 @@ SQLITE_EXPRESSION_INDEX_WARNING = "Skipped unsupported reflection of expression-
 def describe(
     engine: sa.Engine,
     *,
-    exclude: Collection[str] = ("alembic_version", "manage_migrations"),
+    exclude: Collection[str] = BOOKKEEPING,
     schemas: Sequence[str | None] = (None,),
 ) -> dict[str, Any]:
     """Everything the database says about its schema, as plain data (JSON-serialisable),

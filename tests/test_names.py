@@ -160,3 +160,10 @@ def test_a_server_default_with_quotes_is_no_change_forever(
         assert result.returncode == 0 and "No changes detected" in result.stdout, str(result)
     project.insert("pets_toy")
     assert project.execute("SELECT label FROM pets_toy")[0][0] == value
+
+
+def test_a_sequence_default_is_the_same_with_postgresql_s_regclass_cast() -> None:
+    """`seq.next_value()` renders nextval('s'); PostgreSQL reports nextval('s'::regclass)."""
+    reflected = "nextval('archive.pg_note_number_seq'::regclass)"
+    assert same_server_default(reflected, "nextval('archive.pg_note_number_seq')")
+    assert not same_server_default(reflected, "nextval('archive.other_seq')")

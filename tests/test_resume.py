@@ -115,8 +115,10 @@ def test_killed_migration_resumes_with_nothing_applied_twice(maria: Project) -> 
             0
         ][0]
         stopped.append(done)
+        finished = REVISION in maria.versions()  # the kill came after its commit (a slow day)
         result = maria.run("migrate", check=True)
-        assert "Applying pets.0002_many" in result.stdout, (trial, str(result))
+        expected = "No migrations to apply." if finished else "Applying pets.0002_many"
+        assert expected in result.stdout, (trial, str(result))
         if done:
             assert "An earlier migrate stopped partway through pets.0002_many" in result.stdout
         _assert_applied_once(maria)

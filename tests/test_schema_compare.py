@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import BACKENDS, Servers
-from schema_compare import describe, differences
+from schema_compare import BOOKKEEPING, describe, differences
 
 COLLATIONS = {"sqlite": "NOCASE", "postgresql": "C", "mariadb": "utf8mb4_bin"}
 
@@ -300,7 +300,7 @@ def test_the_same_small_schema_has_no_differences(pair: Pair) -> None:
 def test_history_tables_are_left_out(pair: Pair) -> None:
     """With the sequence a PostgreSQL SERIAL gives them."""
     history = pets(pair.backend)
-    for name in ("alembic_version", "manage_migrations"):
+    for name in BOOKKEEPING:
         sa.Table(name, history, sa.Column("id", sa.Integer, primary_key=True))
     assert pair.compare(pets(pair.backend), history) == []
 
