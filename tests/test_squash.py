@@ -108,3 +108,32 @@ def test_squash_keeps_the_sequences_of_the_range(project: Project) -> None:
     project.run("migrate", "pets", "zero", check=True)
     project.run("migrate", check=True)  # the squashed migration alone, on an empty schema
     assert project.run("makemigrations", "--check").returncode == 0
+
+
+def test_a_squash_after_0001_keeps_checks_indexes_and_foreign_keys(project: Project) -> None:
+    """Issue 14's bug: a squash of 0002-0003 that adds a check constraint (the squash
+    compared without them once), an index and a foreign key, then a fresh database."""
+    project.append("apps/pets/models.py", TOY)
+    project.run("makemigrations", check=True)  # 0002_toy
+    project.append(
+        "apps/pets/models.py",
+        "\n\nclass Tag(Model):\n"
+        "    __table_args__ = (CheckConstraint('length(label) > 0', name='label_not_empty'),)\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+        "    label: Mapped[str] = mapped_column(String(20), index=True)\n"
+        "    toy_id: Mapped[int] = mapped_column(ForeignKey('pets_toy.id'))\n",
+    )
+    models = project.file("apps/pets/models.py")
+    models.write_text("from sqlalchemy import CheckConstraint\n" + models.read_text())
+    project.run("makemigrations", check=True)  # 0003_tag
+    out = project.run("squashmigrations", "pets", "0002", "0003", check=True).stdout
+    assert "apps/pets/migrations/0002_squashed_0003_tag.py" in out, out
+    source = project.file("apps/pets/migrations/0002_squashed_0003_tag.py").read_text()
+    assert "label_not_empty" in source and "ix_pets_tag_label" in source
+    assert "ForeignKeyConstraint" in source
+    # A fresh database runs the squashed migration and matches the models exactly.
+    project.run("migrate", check=True)
+    assert {"pets_toy", "pets_tag"} <= project.tables()
+    assert project.run("makemigrations", "--check").returncode == 0
+    checked = project.run("check", "--drift")
+    assert checked.returncode == 0, str(checked)
