@@ -270,6 +270,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def start(project: Project, *args: str) -> subprocess.Popen[str]:
+    """`python manage.py args` in the background, its output piped (text)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=project.path,
+        env=project.env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 def silent_server() -> tuple[socket.socket, int]:
     """A server that accepts connections and never answers (not even a greeting)."""
     server = socket.socket()

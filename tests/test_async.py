@@ -4,14 +4,12 @@ every command, driven through SQLAlchemy's asyncio engine, behaves as on a sync 
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, assert_error, silent_server, with_settings, write_migration
+from conftest import Project, assert_error, silent_server, start, with_settings, write_migration
 
 from project.database import is_async_driver, is_async_url
 
@@ -178,7 +176,7 @@ def test_concurrent_migrate_on_an_async_url(project: Project) -> None:
         "owners_0002_lowercase_emails",
         "time.sleep(2)\nop.execute(\"INSERT INTO owners_owner (name, email) VALUES ('Seed', 'seed@example.com')\")",
     )
-    processes = [_start_migrate(project) for _ in range(2)]
+    processes = [start(project, "migrate") for _ in range(2)]
     results = [(*p.communicate(timeout=180), p.returncode) for p in processes]
     assert [code for _, _, code in results] == [0, 0], results
     outputs = "".join(out for out, _, _ in results)
@@ -201,7 +199,7 @@ def test_interrupt_on_an_async_url(sqlite_project: Project) -> None:
         'op.create_table("pets_slow", sa.Column("id", sa.Integer(), primary_key=True))\n'
         f"Path({str(marker)!r}).touch()\ntime.sleep(2)",
     )
-    process = _start_migrate(project)
+    process = start(project, "migrate")
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert time.monotonic() < deadline and process.poll() is None, "never started"
@@ -278,14 +276,3 @@ def test_missing_async_driver_names_its_package(
     result = sqlite_project.run("migrate", env={"DATABASE_URL": url, "PYTHONPATH": str(blocked)})
     assert_error(result, "is not installed", f"pip install '{package}'", code=1)
     assert "hunter22" not in result.stdout + result.stderr
-
-
-def _start_migrate(project: Project) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "migrate"],
-        cwd=project.path,
-        env=project.env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Project, Result, _copy_project
+from conftest import Project, Result, _copy_project, start
 
 from project.state import (
     is_scratch_name,
@@ -250,14 +250,7 @@ def test_writers_wait_for_each_other_and_say_so(
     lock.parent.mkdir(exist_ok=True)
     with lock.open("w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        waiting = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=project.path,
-            env=project.env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        waiting = start(project, *args)
         time.sleep(3)
         assert waiting.poll() is None, waiting.communicate()  # still waiting
         fcntl.flock(held, fcntl.LOCK_UN)

@@ -4,13 +4,11 @@ and tables, views and schemas that are not ours."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Project, assert_error, silent_server, with_settings, write_migration
+from conftest import Project, assert_error, silent_server, start, with_settings, write_migration
 
 CREATE_HALF = 'op.create_table("pets_half", sa.Column("id", sa.Integer(), primary_key=True))'
 
@@ -75,17 +73,6 @@ def _slow_project(project: Project) -> Path:
     return marker
 
 
-def _start(project: Project, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", *args],
-        cwd=project.path,
-        env=project.env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 def _wait_for(path: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -96,7 +83,7 @@ def _wait_for(path: Path, timeout: float = 60) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_stops_after_the_migration_in_progress(project: Project, signum: int) -> None:
     marker = _slow_project(project)
-    process = _start(project, "migrate")
+    process = start(project, "migrate")
     _wait_for(marker)
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
@@ -115,7 +102,7 @@ def test_interrupt_stops_after_the_migration_in_progress(project: Project, signu
 def test_second_interrupt_stops_at_once(project: Project) -> None:
     marker = _slow_project(project)
     project.env["SLOW_SECONDS"] = "30"
-    process = _start(project, "migrate")
+    process = start(project, "migrate")
     _wait_for(marker)
     process.send_signal(signal.SIGINT)
     # Only once the first one was handled: two signals that arrive before Python runs its
@@ -152,7 +139,7 @@ def test_concurrent_migrate_applies_each_migration_once(project: Project) -> Non
         "owners_0002_lowercase_emails",
         "time.sleep(3)\nop.execute(\"INSERT INTO owners_owner (name, email) VALUES ('Seed', 'seed@example.com')\")",
     )
-    processes = [_start(project, "migrate") for _ in range(4)]
+    processes = [start(project, "migrate") for _ in range(4)]
     results = [(p.wait(timeout=180), p.stdout.read(), p.stderr.read()) for p in processes]  # type: ignore[union-attr]
     assert [code for code, _, _ in results] == [0, 0, 0, 0], results
     outputs = "".join(out for _, out, _ in results)
@@ -167,7 +154,7 @@ def test_concurrent_migrate_applies_each_migration_once(project: Project) -> Non
 def test_lock_wait_has_a_timeout(project: Project) -> None:
     marker = _slow_project(project)
     project.env["SLOW_SECONDS"] = "15"
-    first = _start(project, "migrate")
+    first = start(project, "migrate")
     _wait_for(marker)
     with_settings(project, MIGRATE_LOCK_TIMEOUT=1)
     started = time.monotonic()
