@@ -1,6 +1,6 @@
 """The Alembic environment every app shares.
 
-The framework (project.alembic_config and project.services) builds the Config in code and
+The framework (project.engine.config and project.services) builds the Config in code and
 passes the connection and the `context.configure` options in `config.attributes`; edit
 settings.py rather than this file.
 """

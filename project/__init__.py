@@ -14,11 +14,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from project.cli.registry import call_command, setup
     from project.data import data_migration
     from project.db import Model
     from project.errors import ProjectError
-    from project.management import call_command
-    from project.settings import Settings, setup
+    from project.settings import Settings
 
 __all__ = ["Model", "ProjectError", "Settings", "call_command", "data_migration", "setup"]
 
@@ -26,9 +26,9 @@ _EXPORTS = {
     "Model": "project.db",
     "ProjectError": "project.errors",
     "Settings": "project.settings",
-    "call_command": "project.management",
+    "call_command": "project.cli.registry",
     "data_migration": "project.data",
-    "setup": "project.settings",
+    "setup": "project.cli.registry",
 }
 
 

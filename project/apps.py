@@ -1,4 +1,4 @@
-"""Installed apps: where they live, found without importing them (project.model_tables imports
+"""Installed apps: where they live, found without importing them (project.engine.model_tables imports
 their models)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The convenient default for models: a base class and one MetaData with a naming convention.
 
 Not a requirement: models on a project's own declarative base or MetaData are migrated
-too (project.model_tables). The naming convention makes every constraint and index name
+too (project.engine.model_tables). The naming convention makes every constraint and index name
 deterministic on every database, so autogenerate can compare and drop them by name.
 """
 

@@ -1,6 +1,6 @@
 """The one error type of the framework.
 
-Library code raises `ProjectError`; only `project.cli` turns it into a one-line
+Library code raises `ProjectError`; only `project.cli.main` turns it into a one-line
 message and an exit code (as Django's `CommandError` and `run_from_argv`).
 """
 

@@ -56,18 +56,13 @@ def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> st
     return name
 
 
-def setup(settings_module: str | None = None) -> Settings:
-    """Choose this process's settings, as `django.setup()`: the argument, else
+def choose_settings(settings_module: str | None = None) -> Settings:
+    """This process's settings, as `django.setup()` chooses them: the argument, else
     $MANAGE_SETTINGS_MODULE, else `settings` importable from the current folder (as
-    manage.py does); then import every app's models, so that model errors show here and
-    the models are ready to use. Returns the settings."""
+    manage.py does); every later command of the process uses them."""
     global _chosen_by_setup
     name = settings_module or os.environ.get(SETTINGS_ENV_VAR) or _settings_in_current_folder()
     settings = load_settings(name)
-    from project.apps import get_app_configs
-    from project.model_tables import load_models
-
-    load_models(get_app_configs(settings))
     _chosen_by_setup = name
     return settings
 

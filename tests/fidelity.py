@@ -16,8 +16,8 @@ CREATE_ALL = """
 import json
 import sqlalchemy as sa
 from project.apps import get_app_configs
-from project.database import create_engine
-from project.model_tables import load_models
+from project.backends.connections import create_engine
+from project.engine.model_tables import load_models
 from project.settings import load_settings
 
 settings = load_settings("settings")

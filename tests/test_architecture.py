@@ -1,4 +1,4 @@
-"""Imports flow one way: cli -> management -> commands -> services -> the rest -> Alembic.
+"""Imports flow one way: cli -> services -> autogen -> engine -> backends -> adapter -> the top level.
 
 errors and output are leaves; models import only project.db; nothing imports cli but the
 entry point `python -m project`.
@@ -11,14 +11,11 @@ from pathlib import Path
 
 from conftest import REPO
 
-UPPER_LAYERS = {
-    "project.__main__",
-    "project.cli",
-    "project.management",
-    "project.commands",
-    "project.runtime",
-    "project.output",
-}
+# Sub-packages from the top down: a module imports its own package's modules and those of
+# packages below it, never above. The top level (settings, apps, db, data, errors, ...) is
+# the floor that every layer uses; it imports only itself.
+LAYERS = ["cli", "services", "autogen", "engine", "backends", "adapter"]
+FACADES = {"project", "project.__main__"}  # what users and `python -m project` import
 
 
 def _imports(path: Path) -> list[tuple[str, bool]]:
@@ -49,28 +46,72 @@ def _module(path: Path) -> str:
 FRAMEWORK = {_module(p): _imports(p) for p in sorted((REPO / "project").rglob("*.py"))}
 
 
-def test_nothing_imports_cli() -> None:
-    """Only the entry points do: manage.py, and `python -m project`."""
-    assert [
-        m for m, imports in FRAMEWORK.items() if any(i == "project.cli" for i, _ in imports)
-    ] == ["project.__main__"]
+def _layer(module: str) -> int:
+    """Depth of a module's sub-package: 0 for cli ... len(LAYERS) for the top level."""
+    parts = module.split(".")
+    if len(parts) >= 2 and parts[1] in LAYERS:
+        return LAYERS.index(parts[1])
+    return len(LAYERS)
 
 
-def test_lower_layers_do_not_import_upper_ones() -> None:
+def _runtime_project_imports(module: str) -> list[str]:
+    return sorted(
+        {
+            i
+            for i, typing in FRAMEWORK[module]
+            if not typing and (i == "project" or i.startswith("project."))
+        }
+    )
+
+
+def test_every_package_is_a_regular_package() -> None:
+    """A folder without __init__.py is a namespace package: any other `project/` or
+    `project/engine/` on sys.path would merge into it silently."""
+    folders = {p.parent for p in (REPO / "project").rglob("*.py")}
+    assert sorted(str(f) for f in folders if not (f / "__init__.py").is_file()) == []
+
+
+def test_sub_packages_import_only_downwards() -> None:
     offenders = {
-        module: sorted(i for i, typing in imports if i in UPPER_LAYERS and not typing)
-        for module, imports in FRAMEWORK.items()
-        if module not in UPPER_LAYERS
+        module: [i for i in _runtime_project_imports(module) if _layer(i) < _layer(module)]
+        for module in FRAMEWORK
+        if module not in FACADES
     }
     assert {m: i for m, i in offenders.items() if i} == {}
 
 
+def test_sub_packages_are_the_ones_the_layout_names() -> None:
+    packages = {p.parent.name for p in (REPO / "project").glob("*/__init__.py")}
+    assert packages == set(LAYERS)
+
+
+def test_nothing_imports_cli() -> None:
+    """Only the entry points do: manage.py, and `python -m project`."""
+    assert [
+        m
+        for m in FRAMEWORK
+        if not m.startswith("project.cli")
+        and m != "project"
+        and any(i.startswith("project.cli") for i in _runtime_project_imports(m))
+    ] == ["project.__main__"]
+
+
+def test_only_the_adapter_touches_alembic_internals() -> None:
+    """Alembic's non-public names (`_upgrade_revs`, `_reverse`, ...) appear in one adapter."""
+    import re
+
+    private = re.compile(r"\balembic[\w.]*\._[a-z]|from alembic[\w.]* import .*\b_[a-z]")
+    found = [
+        str(path.relative_to(REPO))
+        for path in sorted((REPO / "project").rglob("*.py"))
+        if private.search(path.read_text()) and "adapter" not in path.parts
+    ]
+    assert found == []
+
+
 def test_errors_and_output_are_leaves() -> None:
-    assert [i for i, _ in FRAMEWORK["project.errors"] if i.startswith("project")] == []
-    runtime_imports = {
-        i for i, typing in FRAMEWORK["project.output"] if i.startswith("project") and not typing
-    }
-    assert runtime_imports == {"project.tracebacks"}
+    assert _runtime_project_imports("project.errors") == []
+    assert _runtime_project_imports("project.cli.output") == ["project.tracebacks"]
 
 
 def test_models_import_only_project_db() -> None:

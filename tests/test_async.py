@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import Project, assert_error, silent_server, start, with_settings, write_migration
 
-from project.database import is_async_driver, is_async_url
+from project.backends.connections import is_async_driver, is_async_url
 
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -128,7 +128,7 @@ def test_call_command_on_an_async_url(project: Project) -> None:
     use_async_url(project, "mysql+aiomysql" if project.backend == "mariadb" else None)
     result = project.python(
         "import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
-        "from project.management import call_command\n"
+        "from project.cli.registry import call_command\n"
         "call_command('migrate', verbosity=0)\n"
         "print(sorted(call_command('showmigrations', 'pets', verbosity=0)))\n"
         "call_command('migrate', 'pets', 'zero', verbosity=0)\n"

@@ -22,7 +22,7 @@ def test_help_lists_every_command_grouped_by_app(sqlite_project: Project) -> Non
 def test_help_imports_no_sqlalchemy_alembic_or_models(sqlite_project: Project) -> None:
     code = (
         "import sys, json\n"
-        "from project.cli import main\n"
+        "from project.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic', 'mako')"
         " or (m.startswith('apps.') and m.endswith('.models'))]\n"
@@ -64,7 +64,7 @@ def test_default_database_is_db_sqlite3_beside_manage_py(sqlite_project: Project
     code = (
         f"import os, sys; sys.path.insert(0, {str(sqlite_project.path)!r}); "
         "os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
-        "from project.management import call_command\n"
+        "from project.cli.registry import call_command\n"
         "call_command('migrate')\n"
     )
     import subprocess
@@ -85,7 +85,7 @@ def test_default_database_is_db_sqlite3_beside_manage_py(sqlite_project: Project
 def test_call_command_from_python(sqlite_project: Project) -> None:
     code = (
         "import os; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
-        "from project.management import call_command\n"
+        "from project.cli.registry import call_command\n"
         "from project.errors import ProjectError\n"
         "plan = call_command('migrate')\n"
         "print([s.migration.key for s in plan.steps])\n"
@@ -173,7 +173,7 @@ def test_usage_errors_are_short(sqlite_project: Project) -> None:
 def test_status_commands_never_import_the_models(sqlite_project: Project) -> None:
     code = (
         "import os, sys; os.environ['MANAGE_SETTINGS_MODULE'] = 'settings'\n"
-        "from project.management import call_command\n"
+        "from project.cli.registry import call_command\n"
         "call_command('migrate', verbosity=0)\n"
         "call_command('showmigrations', verbosity=0)\n"
         "call_command('migrate', plan=True, verbosity=0)\n"

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import Project, Result, _copy_project, start
 
-from project.state import (
+from project.engine.scratch import (
     is_scratch_name,
     is_stale,
     is_sweepable,

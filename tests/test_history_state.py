@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import Project, assert_error, with_settings
 
-from project.state import scratch_prefix
+from project.engine.scratch import scratch_prefix
 
 TOY = "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import Project, assert_error
 
-from project.inspection import HEADER, render_models
+from project.autogen.inspection import HEADER, render_models
 
 # The seed's table that no model describes, as its DBA made it, and one with more types:
 # lengths, text, boolean, numeric, date and time, a unique constraint, an index, a nullable

@@ -1,4 +1,4 @@
-"""Each non-public part of SQLAlchemy and Alembic that project.internals uses still does
+"""Each non-public part of SQLAlchemy and Alembic that project.adapter.internals uses still does
 what we rely on: a release that changes one fails here, naming it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.migration import MigrationContext
 from alembic.operations import ops
 
-from project import internals
+from project.adapter import internals
 
 
 def _table() -> sa.Table:

@@ -223,7 +223,7 @@ def test_real_changes_of_each_feature_are_found_and_applied(
 # Run in the project: makemigrations three times in one process, then how many check
 # constraints the model's table has (comparing must never add any to the user's models).
 REPEATED = """
-from project.management import call_command
+from project.cli.registry import call_command
 for _ in range(3):
     call_command("makemigrations", dry_run=True, settings="settings", verbosity=0)
 import apps.fidelity.models as models

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from conftest import Project, assert_error, with_settings
 
 from project.apps import label_problem
-from project.comparators import _compiled
-from project.compare import same_server_default
-from project.model_tables import identifier_limit, named_objects
+from project.autogen.comparators import _compiled
+from project.autogen.compare import same_server_default
+from project.engine.model_tables import identifier_limit, named_objects
 
 
 def test_label_rule() -> None:

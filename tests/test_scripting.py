@@ -9,7 +9,7 @@ from importlib.metadata import version
 
 from conftest import Project, assert_error, write_migration
 
-from project.cli import expand_help
+from project.cli.main import expand_help
 
 TOY = "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
 

@@ -218,9 +218,9 @@ def test_import_project_is_cheap_and_exports_the_api() -> None:
         "import sys, project\n"
         "assert 'sqlalchemy' not in sys.modules, 'import project loaded SQLAlchemy'\n"
         "from project import Model, ProjectError, call_command, data_migration, setup\n"
-        "import project.db, project.errors, project.management, project.data\n"
+        "import project.db, project.errors, project.cli.registry, project.data\n"
         "assert Model is project.db.Model and ProjectError is project.errors.ProjectError\n"
-        "assert call_command is project.management.call_command\n"
+        "assert call_command is project.cli.registry.call_command\n"
         "assert data_migration is project.data.data_migration\n"
     )
     ran = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)

@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 from conftest import Project, write_migration
 
-from project import state
+from project.engine import scratch as state
 
 
 def _umask() -> int:
@@ -82,7 +82,7 @@ def test_flushstate_leaves_the_files_of_a_run_going_on(sqlite_project: Project) 
 
 def test_a_lock_file_that_cannot_be_made_means_no_lock(tmp_path: Path) -> None:
     """Review finding 9: a read-only checkout (here: the folder is a file) goes on unlocked."""
-    from project.locking import file_lock
+    from project.engine.locking import file_lock
 
     (tmp_path / ".manage_cache").write_text("")
     never = cast(Any, None)

@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 from alembic.operations import ops
 
-from project.autogen import migration_number, referenced_tables, revision_id, split_by_app
-from project.cli import hoist_global_options
-from project.database import mask_url, password_of
+from project.autogen.describe import describe_operations, suggest_name
+from project.autogen.per_app import migration_number, referenced_tables, revision_id, split_by_app
+from project.backends.connections import mask_url, password_of
+from project.cli.main import hoist_global_options
 from project.db import app_label_of
-from project.describe import describe_operations, suggest_name
-from project.migration_files import read_operations
+from project.engine.migration_files import read_operations
 from project.settings import load_settings
 
 
@@ -205,7 +205,7 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_package_versions_agree_with_importlib_metadata() -> None:
     from importlib.metadata import version
 
-    from project.fingerprint import package_versions
+    from project.engine.fingerprint import package_versions
 
     packages = ("SQLAlchemy", "alembic", "typer", "manage_project", "not-installed-anywhere")
     expected = [f"{p}={version(p)}" for p in packages[:-1]] + [f"{packages[-1]}=-"]
@@ -218,7 +218,7 @@ def test_tables_belong_to_the_app_whose_module_defined_them(
     """A model, a plain Table, a table a helper elsewhere builds for the app: the app's. A
     table the app's code makes at run time (after its import): nobody's."""
     from project.apps import AppConfig
-    from project.model_tables import load_models
+    from project.engine.model_tables import load_models
 
     helpers = tmp_path / "owntables_helpers.py"
     helpers.write_text(
@@ -262,8 +262,8 @@ def test_models_imported_before_the_framework_watched_are_still_found(
 ) -> None:
     """A test module that imports the models before call_command; a command module's own
     Table on another MetaData is not a model; one name in two schemas is two tables."""
-    from project import model_tables
     from project.apps import AppConfig
+    from project.engine import model_tables
 
     package = tmp_path / "earlyapp"
     package.mkdir()

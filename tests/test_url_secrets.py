@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import Project, Result, Servers, assert_error
 
-from project.database import mask_url, password_of, require_encoded_password, secrets_of
+from project.backends.connections import mask_url, password_of, require_encoded_password, secrets_of
 from project.errors import DatabaseError
 
 # The characters people paste from password managers that a URL must have percent-encoded.

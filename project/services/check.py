@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from project.checks import problems
+from project.engine.graph_checks import problems
+from project.engine.model_tables import load_models
+from project.engine.workspace import Workspace
 from project.errors import ProjectError
-from project.model_tables import load_models
-from project.workspace import Workspace
 
 if TYPE_CHECKING:
-    from project.describe import Change
-    from project.history import Migration
+    from project.autogen.describe import Change
+    from project.engine.history import Migration
     from project.settings import Settings
 
 
@@ -43,7 +43,7 @@ class CheckResult:
 
 def check(settings: Settings, drift: bool = False) -> CheckResult:
     """Import everything, then report every problem found (not only the first)."""
-    from project.database import create_engine
+    from project.backends.connections import create_engine
 
     workspace = Workspace(settings)
     errors = []
@@ -64,7 +64,7 @@ def check(settings: Settings, drift: bool = False) -> CheckResult:
 
 
 def _unmigrated_changes(settings: Settings) -> list[str]:
-    from project.questioner import ProbingQuestioner
+    from project.autogen.questioner import ProbingQuestioner
     from project.services.makemigrations import makemigrations
 
     try:
@@ -81,8 +81,8 @@ def _unmigrated_changes(settings: Settings) -> list[str]:
 
 def _drift(workspace: Workspace) -> tuple[list[TableDrift], list[Migration]]:
     """Compare the live schema with the history replayed up to the live version rows."""
-    from project.drift import all_sequences, reflect_schema, schema_differences
-    from project.state import history_state
+    from project.autogen.drift import all_sequences, reflect_schema, schema_differences
+    from project.engine.scratch import history_state
 
     with workspace.connect() as live:
         rows = workspace.applied_rows(live)

@@ -1,4 +1,4 @@
-"""flushstate: drop every cached migration-history state (project.state).
+"""flushstate: drop every cached migration-history state (project.engine.scratch).
 
 Django has no such command: its test databases are dropped after each run. Here the
 scratch states are kept between runs to make makemigrations fast, and dropped when stale
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from project.state import ClearedStates, clear_states
-from project.workspace import Workspace
+from project.engine.scratch import ClearedStates, clear_states
+from project.engine.workspace import Workspace
 
 if TYPE_CHECKING:
     from project.settings import Settings

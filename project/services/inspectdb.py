@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from project.drift import BOOKKEEPING
+from project.autogen.drift import BOOKKEEPING
+from project.autogen.planner import owner_of
+from project.engine.model_tables import load_models
+from project.engine.workspace import Workspace
 from project.errors import ProjectError, UsageError
-from project.model_tables import load_models
-from project.planner import owner_of
-from project.workspace import Workspace
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
@@ -42,9 +42,9 @@ def inspectdb(settings: Settings, table_names: Sequence[str] = ()) -> Inspection
     """The models module for `table_names`, or for every unowned table."""
     import sqlalchemy as sa
 
+    from project.autogen.formatting import format_source
+    from project.autogen.inspection import render_models
     from project.db import NAMING_CONVENTION
-    from project.formatting import format_source
-    from project.inspection import render_models
 
     workspace = Workspace(settings)
     model_owners = load_models(workspace.apps).owners

@@ -1,6 +1,6 @@
 """makemigrations: compare the models with the migration history, one new file per changed app.
 
-By default the history is replayed into a scratch database (project.state) and the models
+By default the history is replayed into a scratch database (project.engine.scratch) and the models
 are compared with that; `from_db=True` compares with the configured database instead, as
 plain Alembic does (it must then have every migration applied).
 
@@ -19,24 +19,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from project.apps import AppConfig, select_apps
-from project.errors import DatabaseError, UsageError
-from project.fingerprint import fingerprint, known_unchanged, remember_unchanged
-from project.formatting import format_files
-from project.planner import (
+from project.autogen.formatting import format_files
+from project.autogen.planner import (
     NewMigration,
     Planner,
     docstring,
     new_migration,
     require_migration_name,
 )
-from project.questioner import Questioner
-from project.workspace import Workspace
+from project.autogen.questioner import Questioner
+from project.engine.fingerprint import fingerprint, known_unchanged, remember_unchanged
+from project.engine.workspace import Workspace
+from project.errors import DatabaseError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from project.history import History
-    from project.lint import Finding
+    from project.autogen.lint import Finding
+    from project.engine.history import History
     from project.settings import Settings
 
 EMPTY_MIGRATION_NAME = "manual"
@@ -96,8 +96,8 @@ def writing(
     if not write:
         yield
         return
-    from project.locking import file_lock
-    from project.state import CACHE_FOLDER
+    from project.engine.locking import file_lock
+    from project.engine.scratch import CACHE_FOLDER
 
     timeout = settings.migrate_lock_timeout
 
@@ -149,9 +149,9 @@ def plan_migrations(
     if key and not result.migrations:
         remember_unchanged(settings, key)
     if lint:
-        from project.alembic_config import script_directory
-        from project.history import load_history
-        from project.lint import lint as find_unreviewed
+        from project.autogen.lint import lint as find_unreviewed
+        from project.engine.config import script_directory
+        from project.engine.history import load_history
 
         history = workspace.history
         if result.written:  # files just written are read again, and linted too
@@ -169,9 +169,9 @@ def _autogenerate(
     cache: bool,
     questioner: Questioner,
 ) -> MakeMigrationsResult:
-    from project.database import database_url
-    from project.model_tables import load_models, require_migratable
-    from project.state import history_state
+    from project.backends.connections import database_url
+    from project.engine.model_tables import load_models, require_migratable
+    from project.engine.scratch import history_state
 
     models = load_models(workspace.apps)
     settings = workspace.settings  # one history for all DATABASE_TARGETS, unless per dialect
@@ -199,7 +199,7 @@ def _autogenerate(
 
 def _revision(workspace: Workspace, connection: Connection, planner: Planner) -> Any:
     """Alembic's autogenerate on `connection`, shaped by the planner's hooks."""
-    from project import revisions
+    from project.autogen import writer as revisions
 
     options = planner.configure_options(connection.dialect.name)
     return revisions.autogenerate(workspace, connection, planner.process, options)
@@ -208,7 +208,7 @@ def _revision(workspace: Workspace, connection: Connection, planner: Planner) ->
 def _empty_migrations(
     workspace: Workspace, apps: list[AppConfig], name: str, write: bool
 ) -> MakeMigrationsResult:
-    from project import revisions
+    from project.autogen import writer as revisions
 
     history = workspace.history
     planned = []

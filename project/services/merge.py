@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from project.apps import select_apps
+from project.engine.workspace import Workspace
 from project.errors import ProjectError
-from project.workspace import Workspace
 
 if TYPE_CHECKING:
-    from project.describe import Change
-    from project.history import History, Migration
-    from project.planner import NewMigration
+    from project.autogen.describe import Change
+    from project.autogen.planner import NewMigration
+    from project.engine.history import History, Migration
     from project.settings import Settings
 
 MAX_NAME = 52
@@ -78,8 +78,8 @@ def _merge(
 
 
 def _branches(history: History, leaves: list[Migration]) -> list[Branch]:
-    from project.describe import describe_operations
-    from project.migration_files import read_operations
+    from project.autogen.describe import describe_operations
+    from project.engine.migration_files import read_operations
 
     label = leaves[0].app_label
     ancestry = {leaf.revision: history.applied([leaf.revision]) for leaf in leaves}
@@ -94,10 +94,10 @@ def _branches(history: History, leaves: list[Migration]) -> list[Branch]:
 
 
 def _write(workspace: Workspace, history: History, merge: Merge) -> NewMigration:
-    from project import revisions
-    from project.autogen import revision_id
-    from project.formatting import format_files
-    from project.planner import NewMigration
+    from project.autogen import writer as revisions
+    from project.autogen.formatting import format_files
+    from project.autogen.per_app import revision_id
+    from project.autogen.planner import NewMigration
 
     app = next(a for a in workspace.apps if a.label == merge.app_label)
     leaves = [branch.leaf for branch in merge.branches]

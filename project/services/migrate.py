@@ -1,6 +1,6 @@
 """migrate: apply or unapply migrations with Alembic, one transaction per migration.
 
-The run holds the database's migration lock (project.locking), reads the plan only once
+The run holds the database's migration lock (project.engine.locking), reads the plan only once
 it has the lock, and stops between migrations when asked to (Ctrl+C, SIGTERM), so an
 interrupted run leaves a database the next run completes, on MariaDB too.
 """
@@ -12,19 +12,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from project.apps import select_apps
-from project.checks import require_sound_graph
+from project.engine.graph_checks import require_sound_graph
+from project.engine.runner import Progress, Step, revision_steps, run_steps
+from project.engine.workspace import Workspace
 from project.errors import DatabaseError, ProjectError, UsageError
-from project.runner import Progress, Step, revision_steps, run_steps
-from project.workspace import Workspace
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from sqlalchemy import Connection
 
-    from project.describe import Change
-    from project.history import History, Migration
-    from project.resume import Resume
+    from project.autogen.describe import Change
+    from project.engine.history import History, Migration
+    from project.engine.resume import Resume
     from project.settings import Settings
 
 ZERO = "zero"
@@ -47,7 +47,7 @@ class Plan:
     changed: list[Migration] = field(default_factory=list)  # applied, and edited since
     accepted: list[Migration] = field(default_factory=list)  # edited, and accepted by --fake
     adopted: list[str] = field(default_factory=list)  # a plain Alembic history's heads replaced
-    # MySQL/MariaDB: migrations an earlier run stopped inside (project.resume)
+    # MySQL/MariaDB: migrations an earlier run stopped inside (project.engine.resume)
     partial: list[Partial] = field(default_factory=list)
 
 
@@ -84,12 +84,12 @@ def migrate(
     cleanly after the migration in progress (MigrationInterrupted). `fake` records the
     migrations as applied (or unapplied) without running them; `fake_initial` does so for
     an app's initial migration whose tables all exist already (Django's rule); on a
-    database of a plain Alembic history, it first adopts it (project.adoption). `checks`:
+    database of a plain Alembic history, it first adopts it (project.autogen.adoption). `checks`:
     the graph's (missing cross-app dependencies) first; conflicts, and a migration file that
     cannot be imported, are errors either way.
     """
-    from project import recorder
-    from project.locking import migration_lock
+    from project.engine import recorder
+    from project.engine.locking import migration_lock
 
     workspace = Workspace(settings)
     if app_label is not None:
@@ -137,7 +137,8 @@ def _adopt(
     workspace: Workspace, connection: Connection, app_label: str | None, fake_initial: bool
 ) -> list[str]:
     """A database of a plain Alembic history: adopted with --fake-initial, else refused."""
-    from project.adoption import ForeignHistoryError, adopt, foreign_revisions
+    from project.autogen.adoption import adopt, foreign_revisions
+    from project.engine.history import ForeignHistoryError
 
     foreign = foreign_revisions(workspace, connection)
     if not foreign:
@@ -154,10 +155,10 @@ def _adopt(
 
 
 def _partial(connection: Connection, plan: Plan) -> list[Partial]:
-    """What project.resume will do with each migration an earlier run stopped inside, so the
+    """What project.engine.resume will do with each migration an earlier run stopped inside, so the
     heading says it before the run (the runner plans it again when it gets there)."""
-    from project import recorder
-    from project.resume import FAILED, ResumeRefused, plan_resume
+    from project.engine import recorder
+    from project.engine.resume import FAILED, ResumeRefused, plan_resume
 
     if not plan.forward or connection.dialect.name in ("sqlite", "postgresql"):
         return []
@@ -178,7 +179,7 @@ def _partial(connection: Connection, plan: Plan) -> list[Partial]:
 
 
 def _cache(settings: Settings) -> Path:
-    from project.state import CACHE_FOLDER
+    from project.engine.scratch import CACHE_FOLDER
 
     return settings.base_dir / CACHE_FOLDER
 
@@ -189,7 +190,7 @@ def changed_since_applied(
     """Applied migrations whose file differs from the one applied (by our history table's
     checksum). With `backfill`, applied migrations the history does not know yet (applied
     before it was kept) are recorded as they are now."""
-    from project import recorder
+    from project.engine import recorder
 
     records = recorder.read(connection)
     history = workspace.history
@@ -214,8 +215,8 @@ def prune(settings: Settings, on_lock_wait: Callable[[], None] | None = None) ->
     followed, history rows go. Returns the migrations forgotten (app.name, or revision)."""
     from sqlalchemy import text
 
-    from project import recorder
-    from project.locking import migration_lock
+    from project.engine import recorder
+    from project.engine.locking import migration_lock
 
     workspace = Workspace(settings)
     with (
@@ -269,7 +270,7 @@ def _existing_initials(connection: Connection, plan: Plan) -> set[str]:
     import sqlalchemy as sa
     from alembic.operations import ops
 
-    from project.migration_files import read_operations
+    from project.engine.migration_files import read_operations
 
     inspector = sa.inspect(connection)
     existing = set(inspector.get_table_names())
@@ -307,8 +308,8 @@ def _existing_initials(connection: Connection, plan: Plan) -> set[str]:
 
 def step_changes(step: Step) -> list[Change]:
     """What a step does, read from its migration file (for `migrate --plan`)."""
-    from project.describe import describe_operations
-    from project.migration_files import read_operations
+    from project.autogen.describe import describe_operations
+    from project.engine.migration_files import read_operations
 
     function = "upgrade" if step.forward else "downgrade"
     return describe_operations(

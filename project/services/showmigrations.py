@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from project.apps import select_apps
-from project.workspace import Workspace
+from project.engine.workspace import Workspace
 
 if TYPE_CHECKING:
-    from project.history import Migration
-    from project.recorder import Record
+    from project.engine.history import Migration
+    from project.engine.recorder import Record
     from project.settings import Settings
 
 
@@ -59,7 +59,7 @@ def migration_plan(settings: Settings, app_labels: Sequence[str] = ()) -> list[M
 
 
 def _statuses(workspace: Workspace) -> tuple[list[MigrationStatus], list[Record | str]]:
-    from project.recorder import checksum, read
+    from project.engine.recorder import checksum, read
 
     with workspace.connect() as connection:
         rows = workspace.applied_rows(connection, ghosts_ok=True)

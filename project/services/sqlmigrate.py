@@ -11,16 +11,16 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from project.apps import select_apps
+from project.engine.workspace import Workspace
 from project.errors import ProjectError
-from project.workspace import Workspace
 
 if TYPE_CHECKING:
-    from project.history import Migration
+    from project.engine.history import Migration
     from project.settings import Settings
 
 
 def sqlmigrate(settings: Settings, app_label: str, name: str, backwards: bool = False) -> str:
-    from project.migration_files import PythonOp, read_operations
+    from project.engine.migration_files import PythonOp, read_operations
 
     workspace = Workspace(settings)
     app = select_apps(workspace.apps, [app_label])[0]
@@ -39,7 +39,7 @@ def sqlmigrate(settings: Settings, app_label: str, name: str, backwards: bool = 
 def _offline(workspace: Workspace, migration: Migration, backwards: bool) -> str:
     from alembic.runtime.environment import EnvironmentContext
 
-    from project.database import database_url
+    from project.backends.connections import database_url
 
     buffer = io.StringIO()
     config = workspace.config
@@ -66,7 +66,7 @@ def _captured(workspace: Workspace, migration: Migration, backwards: bool) -> st
     from alembic.runtime.environment import EnvironmentContext
     from sqlalchemy import event
 
-    from project.state import history_state
+    from project.engine.scratch import history_state
 
     before = migration.down_revisions + migration.dependencies
     target = (migration.revision,) if backwards else (before or ("base",))
@@ -106,7 +106,7 @@ def _step(workspace: Workspace, migration: Migration, backwards: bool) -> Any:
 
 
 def _options(workspace: Workspace) -> dict[str, Any]:
-    from project.database import database_url
+    from project.backends.connections import database_url
 
     sqlite = database_url(workspace.settings).get_backend_name() == "sqlite"
     return {"transactional_ddl": True} if sqlite else {}

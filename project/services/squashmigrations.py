@@ -3,7 +3,7 @@
 It is built from the schema at the end of the range (replayed in scratch databases, as
 makemigrations does), marked as replacing the range, and written beside it: databases
 that applied the old ones keep working, new ones run only the squashed one
-(project.squash). Once every database is past the range, its files can be deleted.
+(project.engine.squash_view). Once every database is past the range, its files can be deleted.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from project.apps import select_apps
+from project.engine.workspace import Workspace
 from project.errors import UsageError
-from project.workspace import Workspace
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import Connection, MetaData
 
-    from project.history import History, Migration
-    from project.planner import NewMigration
+    from project.autogen.planner import NewMigration
+    from project.engine.history import History, Migration
     from project.settings import Settings
 
 
@@ -68,7 +68,7 @@ def _squash(
     with _state(workspace, squashed[0].down_revisions + _outside_dependencies(squashed)) as before:
         written = builder.build(before)
     if written:
-        from project.formatting import format_files
+        from project.autogen.formatting import format_files
 
         format_files([builder.planned.path])
     return SquashResult(builder.planned, squashed, write and bool(written))
@@ -101,7 +101,7 @@ def _tables(history: History, label: str, squashed: list[Migration]) -> tuple[se
     """The app's tables before the range and at its end, from its migration files."""
     from alembic.operations import ops
 
-    from project.migration_files import read_operations
+    from project.engine.migration_files import read_operations
 
     owned: set[str] = set()
     before: set[str] = set()
@@ -131,7 +131,7 @@ def _outside_dependencies(squashed: list[Migration]) -> tuple[str, ...]:
 
 
 def _state(workspace: Workspace, target: tuple[str, ...]) -> Any:
-    from project.state import history_state
+    from project.engine.scratch import history_state
 
     return history_state(workspace, target=target or ("base",))
 
@@ -157,8 +157,8 @@ class _Builder:
         target: MetaData,
         write: bool,
     ) -> None:
-        from project.autogen import revision_id
-        from project.planner import NewMigration
+        from project.autogen.per_app import revision_id
+        from project.autogen.planner import NewMigration
 
         self.workspace, self.app, self.squashed, self.tables, self.target, self.write = (
             workspace,
@@ -176,8 +176,8 @@ class _Builder:
         )
 
     def build(self, state: Any) -> list[Any]:
-        from project import revisions
-        from project.compare import autogenerate_options
+        from project.autogen import writer as revisions
+        from project.autogen.compare import autogenerate_options
 
         connection: Connection = state.connection
         options = autogenerate_options(
@@ -189,7 +189,7 @@ class _Builder:
 
     def _sequences(self) -> list[Any]:
         """What the range did to the app's sequences, from the migration files."""
-        from project.operations import AlterSequenceOp, CreateSequenceOp, DropSequenceOp
+        from project.engine.operations import AlterSequenceOp, CreateSequenceOp, DropSequenceOp
 
         history = self.workspace.history
         start = history.migrations.index(self.squashed[0])
@@ -227,9 +227,13 @@ class _Builder:
         from alembic.autogenerate import produce_migrations
         from alembic.operations import ops
 
-        from project.autogen import reverse_operations, safe_order, without_drops_of_dropped_tables
-        from project.describe import describe_operations
-        from project.planner import docstring
+        from project.autogen.describe import describe_operations
+        from project.autogen.per_app import (
+            reverse_operations,
+            safe_order,
+            without_drops_of_dropped_tables,
+        )
+        from project.autogen.planner import docstring
 
         found = list(produce_migrations(context, self.target).upgrade_ops.ops)  # type: ignore[union-attr]
         # A reflected schema has no column sequences: the range's own come from its files.

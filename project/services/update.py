@@ -13,15 +13,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from project.autogen.questioner import Questioner
+from project.engine.workspace import Workspace
 from project.errors import DatabaseError, UsageError
-from project.questioner import Questioner
 from project.services.makemigrations import MakeMigrationsResult, plan_migrations, writing
-from project.workspace import Workspace
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from project.history import History, Migration
+    from project.engine.history import History, Migration
     from project.settings import Settings
 
 BACKUP_SUFFIX = ".py.update-backup"

@@ -30,7 +30,7 @@ def command(
 
     from apps.owners.models import Owner
     from apps.pets.models import Pet
-    from project.database import session
+    from project.backends.connections import session
     from project.errors import ProjectError
 
     rows = _read_rows(csv_file)
