@@ -2,10 +2,12 @@
 
 What a project imports from here (loaded on first use, so `import project` stays cheap):
 
-    from project import Model, data_migration, call_command, setup, ProjectError
+    from project import Model, data_migration, call_command, setup, session, ProjectError
 
-    setup()                      # the settings, found as manage.py finds them
+    settings = setup()           # the settings, found as manage.py finds them
     call_command("migrate")      # any command, as `python manage.py migrate`
+    with session(settings) as db:  # an ORM session on DATABASE_URL, committed at the end
+        ...
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ if TYPE_CHECKING:
     from project.errors import ProjectError
     from project.settings import Settings
 
-__all__ = ["Model", "ProjectError", "Settings", "call_command", "data_migration", "setup"]
+__all__ = [
+    "Model",
+    "ProjectError",
+    "Settings",
+    "call_command",
+    "data_migration",
+    "session",
+    "setup",
+]
 
 _EXPORTS = {
     "Model": "project.db",
@@ -28,6 +38,7 @@ _EXPORTS = {
     "Settings": "project.settings",
     "call_command": "project.cli.registry",
     "data_migration": "project.data",
+    "session": "project.backends.connections",
     "setup": "project.cli.registry",
 }
 

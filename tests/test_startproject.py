@@ -222,6 +222,9 @@ def test_import_project_is_cheap_and_exports_the_api() -> None:
         "assert Model is project.db.Model and ProjectError is project.errors.ProjectError\n"
         "assert call_command is project.cli.registry.call_command\n"
         "assert data_migration is project.data.data_migration\n"
+        "from project import session\n"
+        "import project.database, project.backends.connections\n"
+        "assert session is project.backends.connections.session is project.database.session\n"
     )
     ran = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr

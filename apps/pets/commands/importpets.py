@@ -30,8 +30,7 @@ def command(
 
     from apps.owners.models import Owner
     from apps.pets.models import Pet
-    from project.backends.connections import session
-    from project.errors import ProjectError
+    from project import ProjectError, session
 
     rows = _read_rows(csv_file)
     try:
