@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import asyncio
 
 T = TypeVar("T")
+DRIVER_THREADS_GRACE = 5.0  # seconds a driver's thread gets to finish before the loop closes
 
 _inside = threading.local()  # set while this thread runs a command in the greenlet
 
@@ -82,19 +83,21 @@ def _run_in_greenlet(url: str, command: Callable[[], T]) -> T:
         async with AsyncSession() as session:
             await session.run_sync(in_greenlet)
 
+    threads_before = set(threading.enumerate())
     loop = asyncio.new_event_loop()  # not asyncio.run: Ctrl-C stays the command's to handle
     try:
         loop.run_until_complete(main())
     finally:
-        _close(loop)
+        _close(loop, threads_before)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]
 
 
-def _close(loop: asyncio.AbstractEventLoop) -> None:
+def _close(loop: asyncio.AbstractEventLoop, threads_before: set[threading.Thread]) -> None:
     """What asyncio.run does on the way out: cancel what is left, stop the executor's threads
-    (the drivers resolve host names in it), so the process can leave at once."""
+    (the drivers resolve host names in it), so the process can leave at once; and let the
+    drivers' own threads hand in their last results before the loop closes."""
     import asyncio
 
     try:
@@ -105,5 +108,21 @@ def _close(loop: asyncio.AbstractEventLoop) -> None:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
+        _await_driver_threads(loop, threads_before)
     finally:
         loop.close()
+
+
+def _await_driver_threads(
+    loop: asyncio.AbstractEventLoop, threads_before: set[threading.Thread]
+) -> None:
+    """aiosqlite's worker thread posts its stop result to the loop after a failed connect,
+    which nobody awaits; posted to a closed loop, it prints a traceback at exit. Keep the
+    loop running until the threads the command started have ended (a few seconds at most)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + DRIVER_THREADS_GRACE
+    for thread in set(threading.enumerate()) - threads_before:
+        while thread.is_alive() and time.monotonic() < deadline:
+            loop.run_until_complete(asyncio.sleep(0.005))
