@@ -1,4 +1,4 @@
-"""What this process has done that decides how it may leave (project.cli.leave).
+"""What this process has done that decides how it may leave (project.cli.main.leave).
 
 The fast exit skips the interpreter's teardown, and with it the finalisation of objects:
 a file that an app command opened and never closed would lose what was buffered. So it is

@@ -46,7 +46,7 @@ def rename_candidates(
                 continue
             for new in added:
                 if new.column.name == gone.column_name:
-                    continue  # a column recreated (project.comparators.computed_columns)
+                    continue  # a column recreated (project.autogen.comparators.computed_columns)
                 if _same_column(context, gone._reverse.column, new.column):
                     shape = type_name(new.column.type)
                     rename = Rename(

@@ -138,7 +138,7 @@ def check_constraints(
     for found in extra:
         if found.get("name"):  # SQLite's unnamed ones go with its batch copy (table_args)
             drop(dropped(found))
-    for sql in missing:  # named when it is written (project.autogen.name_added_constraints)
+    for sql in missing:  # named when it is written (project.autogen.per_app.name_added_constraints)
         add(ops.CreateCheckConstraintOp(None, table, sql, schema=schema))
     have = {r.get("name"): r for r in reflected}
     for name in sorted(set(named) - set(have)):

@@ -179,7 +179,7 @@ class CreateSchemaOp(MigrateOperation):
         operations.invoke(cls(schema_name))
 
     def reverse(self) -> CreateSchemaOp:
-        """Nothing to undo (see above); project.autogen.reverse_operations leaves it out."""
+        """Nothing to undo (see above); project.autogen.per_app.reverse_operations leaves it out."""
         return self
 
 

@@ -56,7 +56,7 @@ class Progress:
     revision: str
     position: int
     description: str
-    check: str  # see project.resume.check_of
+    check: str  # see project.engine.resume.check_of
     checksum: str
 
 

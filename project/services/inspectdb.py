@@ -2,7 +2,7 @@
 adopt a legacy database (Django's inspectdb).
 
 "Owned" is what makemigrations leaves alone under PROTECT_UNOWNED_TABLES (one function,
-project.planner.owner_of): a model's table or one an app's migrations created. The
+project.autogen.planner.owner_of): a model's table or one an app's migrations created. The
 bookkeeping tables are never written. A table named on the command line is written even
 when an app owns it (as Django does), with a note: pasting it would define it twice.
 """
