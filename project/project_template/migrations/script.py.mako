@@ -1,3 +1,4 @@
+## Per file: project.autogen.writer.MigrationTemplate (docstring, data, replaces).
 <% migration = config.attributes["migration_templates"][up_revision] %>\
 """${migration.docstring}"""
 % if migration.data:
