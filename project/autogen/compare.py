@@ -9,6 +9,7 @@ they say the same thing; anything else is left to Alembic, so real changes are f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -135,19 +136,25 @@ PLUGIN = "manage.compare"
 AUTOGENERATE_PLUGINS = ["alembic.autogenerate.*", PLUGIN]
 
 
+IncludeObject = Callable[[Any, "str | None", str, bool, Any], bool]  # Alembic's include_object
+
+
 def autogenerate_options(
-    dialect: str, target: Any, include_object: Any, *, render: bool = False
+    dialect: str, target: Any, include_object: IncludeObject, *, render: bool = False
 ) -> dict[str, Any]:
-    """The one set of options every comparison runs with (makemigrations, check --drift,
-    squashmigrations), so that they agree on what is a change; `render` adds what writing
-    a migration file needs."""
+    """The one set of options every comparison runs with (makemigrations and its --update,
+    `check` and `check --drift`, squashmigrations, adopting a database), so that they
+    agree on what is a change; `render` adds what writing a migration file needs.
+
+    `include_object` says what the command compares; our history tables are never
+    compared, whatever it says (as Alembic leaves out its own version table)."""
     from project.engine.operations import load_dialect_plugins
 
     load_dialect_plugins(dialect)
     _register_plugin()
     options: dict[str, Any] = {
         "target_metadata": target,
-        "include_object": include_object,
+        "include_object": _without_bookkeeping(include_object),
         "compare_type": compare_type,
         # True rather than a callable: Alembic hands a callable `.arg` of an Identity or
         # Computed default, which they lack; ours is a comparator in the plugin below.
@@ -163,6 +170,17 @@ def autogenerate_options(
     if render:
         options.update(_render_options(dialect, target))
     return options
+
+
+def _without_bookkeeping(include_object: IncludeObject) -> IncludeObject:
+    from project.engine.recorder import TABLES
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and name in TABLES:
+            return False
+        return include_object(obj, name, type_, reflected, compare_to)
+
+    return include
 
 
 def _render_options(dialect_name: str, target: Any) -> dict[str, Any]:

@@ -37,15 +37,10 @@ def schema_differences(
     from alembic.autogenerate import produce_migrations
     from alembic.runtime.migration import MigrationContext
 
-    from project.autogen.compare import autogenerate_options
     from project.autogen.describe import describe_operations
     from project.engine.operations import AlterSequenceOp, CreateSequenceOp, DropSequenceOp
 
-    def include(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
-        return type_ != "sequence" and not (type_ == "table" and name in BOOKKEEPING)
-
-    options = autogenerate_options(live.dialect.name, expected, include)
-    context = MigrationContext.configure(live, opts=options)
+    context = MigrationContext.configure(live, opts=compare_options(live.dialect.name, expected))
     operations = list(produce_migrations(context, expected).upgrade_ops.ops)  # type: ignore[union-attr]
     there = all_sequences(live)
     operations += [CreateSequenceOp(n) for n in sorted(set(sequences) - set(there))]
@@ -54,3 +49,14 @@ def schema_differences(
         AlterSequenceOp(n) for n in sorted(set(there) & set(sequences)) if there[n] != sequences[n]
     ]
     return describe_operations(operations)
+
+
+def compare_options(dialect: str, expected: MetaData) -> dict[str, Any]:
+    """makemigrations' options (autogenerate_options), with the sequences compared apart
+    and the reflected bookkeeping tables left out."""
+    from project.autogen.compare import autogenerate_options
+
+    def include(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
+        return type_ != "sequence" and not (type_ == "table" and name in BOOKKEEPING)
+
+    return autogenerate_options(dialect, expected, include)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from project.engine import recorder
 from project.errors import ProjectError, UsageError
 
 if TYPE_CHECKING:
@@ -94,9 +93,7 @@ class Planner:
         self, obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
         """Leave alone tables (and sequences) that no installed app owns, unless the setting
-        says otherwise."""
-        if type_ == "table" and name in recorder.TABLES:
-            return False  # ours, as Alembic's version table is Alembic's
+        says otherwise. (Our history tables are left out by autogenerate_options.)"""
         if type_ == "sequence" and reflected and compare_to is None and name is not None:
             if name in self.history.sequence_owners:
                 return True  # its model was removed: its app drops it
@@ -125,6 +122,7 @@ class Planner:
             split_by_app,
             without_drops_of_dropped_tables,
         )
+        from project.autogen.writer import MigrationTemplate, add_template
 
         generated = directives[0]
         operations = self._with_renames(context, list(generated.upgrade_ops.ops))
@@ -170,9 +168,7 @@ class Planner:
                     depends_on=new.depends_on or None,
                 )
             )
-            self.workspace.config.attributes.setdefault("docstrings", {})[new.revision] = docstring(
-                new
-            )
+            add_template(self.workspace.config, new.revision, MigrationTemplate(docstring(new)))
         directives[:] = scripts if self.write else []
 
     def _keep_unnamed_checks(

@@ -133,8 +133,9 @@ class Questioner:
 
 
 class ProbingQuestioner(Questioner):
-    """For asking only whether anything changed (`check`): nothing is asked, and nothing
-    that is answered here is ever written."""
+    """For asking only which apps change (`check`, the first pass of makemigrations
+    --update): nothing is asked, and nothing answered here is ever written. Not a rename:
+    a rename and a drop-and-add change the same app."""
 
     def is_rename(self, candidate: Rename) -> bool:
         return False

@@ -7,15 +7,47 @@ migration and the ones it replaces (two heads in one app); ours shows one of the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from alembic.config import Config
     from alembic.script import Script
     from sqlalchemy import Connection
 
     from project.engine.workspace import Workspace
 
 Hook = Callable[[Any, Any, list[Any]], None]  # process_revision_directives
+
+TEMPLATE_KEY = "migration_templates"  # config.attributes: {revision: MigrationTemplate}
+# What migrations/script.py.mako read before MigrationTemplate, and the copies startproject
+# wrote into projects still do: kept, filled from the same object (add_template).
+LEGACY_KEYS = ("docstrings", "data_migrations", "replaces")
+
+
+@dataclass(frozen=True)
+class MigrationTemplate:
+    """What migrations/script.py.mako needs of one new migration beyond Alembic's own
+    arguments (up_revision, down_revision, upgrades, ...). The template reads it as
+    `config.attributes["migration_templates"][up_revision]`: Alembic renders every file
+    with the same `config`, so what differs per file is keyed by its revision."""
+
+    docstring: str  # the module docstring: "app.0002_name", then what it does
+    data: bool = False  # a data migration: forward() and backward() instead of op.* calls
+    replaces: tuple[str, ...] = ()  # a squashed migration's replaced revisions
+
+
+def add_template(config: Config, revision: str, template: MigrationTemplate) -> None:
+    """The one place that hands the template what it needs for `revision`, before Alembic
+    renders it. The old string keys get the same values, for templates written before."""
+    attributes = config.attributes
+    attributes.setdefault(TEMPLATE_KEY, {})[revision] = template
+    docstrings, data_migrations, replaces = LEGACY_KEYS
+    attributes.setdefault(docstrings, {})[revision] = template.docstring
+    if template.data:
+        attributes.setdefault(data_migrations, set()).add(revision)
+    if template.replaces:
+        attributes.setdefault(replaces, {})[revision] = template.replaces
 
 
 def autogenerate(
@@ -54,8 +86,12 @@ def autogenerate(
     return [script for script in context.generate_scripts() if script is not None]
 
 
-def empty(workspace: Workspace, **command_args: Any) -> list[Script]:
-    """A migration with no operations (message, head, branch_label, version_path, rev_id)."""
+def empty(
+    workspace: Workspace, rev_id: str, template: MigrationTemplate, **command_args: Any
+) -> list[Script]:
+    """A migration with no operations (message, head, branch_label, version_path)."""
+    add_template(workspace.config, rev_id, template)
+    command_args["rev_id"] = rev_id
     context = _revision_context(workspace, None, autogenerate=False, **command_args)
     return [script for script in context.generate_scripts() if script is not None]
 

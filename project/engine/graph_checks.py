@@ -19,7 +19,7 @@ from project.errors import ProjectError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from project.engine.history import History, Migration
+    from project.engine.history import History
 
 MARKER_PREFIX = "graphok-"
 
@@ -54,15 +54,9 @@ def require_sound_graph(
 
 
 def missing_dependencies(history: History) -> list[str]:
-    from alembic.operations import ops
-
     from project.engine.migration_files import foreign_key_targets
 
-    creator: dict[str, Migration] = {}
-    for migration in history.migrations:
-        for op in history.operations[migration.revision]:
-            if isinstance(op, ops.CreateTableOp):
-                creator.setdefault(op.table_name, migration)
+    creator = history.table_walk.first  # a renamed table: the migration that renamed it
     found = []
     for migration in history.migrations:
         needed = {creator[t] for t in foreign_key_targets(migration.path) if t in creator}

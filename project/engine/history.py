@@ -7,7 +7,7 @@ and which tables each app's history created.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -156,21 +156,67 @@ class History:
         return found
 
     @cached_property
+    def table_walk(self) -> TableWalk:
+        """Which migration made each table, over the whole history (walk_tables)."""
+        return tables_made(self.migrations, lambda m: self.operations[m.revision])
+
+    @cached_property
     def table_owners(self) -> dict[str, str]:
         """{table: app label} for the tables each app's migration files created and still have."""
+        return {table: m.app_label for table, m in self.table_walk.tables.items()}
+
+
+@dataclass
+class TableWalk:
+    """Which migration made each table, the migrations walked in order: the one that
+    created it, or renamed a table to its name; one that drops it unmakes it.
+
+    The one place that reads table ownership from migration files: the history's owners
+    (makemigrations: who drops a removed model's table), the tables a squashed range
+    leaves, the migration a foreign key needs (check).
+    """
+
+    tables: dict[str, Migration] = field(default_factory=dict)  # the tables left, by maker
+    # Every name ever made, by the first migration to make it (kept after a drop).
+    first: dict[str, Migration] = field(default_factory=dict)
+
+    def step(self, migration: Migration, operations: Iterable[Any]) -> None:
         from alembic.operations import ops
 
-        owners: dict[str, str] = {}
-        for migration in self.migrations:
-            for op in self.operations[migration.revision]:
-                if isinstance(op, ops.CreateTableOp):
-                    owners[op.table_name] = migration.app_label
-                elif isinstance(op, ops.DropTableOp):
-                    owners.pop(op.table_name, None)
-                elif isinstance(op, ops.RenameTableOp):
-                    owners.pop(op.table_name, None)
-                    owners[op.new_table_name] = migration.app_label
-        return owners
+        for op in operations:
+            if isinstance(op, ops.CreateTableOp):
+                self._make(op.table_name, migration)
+            elif isinstance(op, ops.DropTableOp):
+                self.tables.pop(op.table_name, None)
+            elif isinstance(op, ops.RenameTableOp):
+                self.tables.pop(op.table_name, None)
+                self._make(op.new_table_name, migration)
+
+    def _make(self, table: str, migration: Migration) -> None:
+        self.tables[table] = migration
+        self.first.setdefault(table, migration)
+
+
+def walk_tables(
+    migrations: Iterable[Migration], operations: Callable[[Migration], Iterable[Any]]
+) -> Iterator[tuple[Migration, TableWalk]]:
+    """After each migration in turn, the walk so far. It is one object, updated as the
+    walk goes on: copy what is kept. `operations` gives a migration's upgrade operations
+    (History.operations, or project.engine.migration_files.read_operations)."""
+    walk = TableWalk()
+    for migration in migrations:
+        walk.step(migration, operations(migration))
+        yield migration, walk
+
+
+def tables_made(
+    migrations: Iterable[Migration], operations: Callable[[Migration], Iterable[Any]]
+) -> TableWalk:
+    """The walk over all of `migrations`."""
+    walk = TableWalk()
+    for _, walk in walk_tables(migrations, operations):
+        pass
+    return walk
 
 
 class ConflictError(ProjectError):

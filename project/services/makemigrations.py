@@ -219,15 +219,14 @@ def _empty_migrations(
         planned.append(new)
         if write:
             leaf = history.leaf(app.label)
-            workspace.config.attributes.setdefault("docstrings", {})[new.revision] = docstring(new)
-            workspace.config.attributes.setdefault("data_migrations", set()).add(new.revision)
             revisions.empty(
                 workspace,
+                new.revision,
+                revisions.MigrationTemplate(docstring(new), data=True),
                 message=new.name,
                 head=f"{app.label}@head" if leaf else "base",
                 branch_label=None if leaf else app.label,
                 version_path=str(app.migrations_dir),
-                rev_id=new.revision,
             )
             format_files([new.path])
     return MakeMigrationsResult(planned, [], write)

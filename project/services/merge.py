@@ -106,15 +106,13 @@ def _write(workspace: Workspace, history: History, merge: Merge) -> NewMigration
     stem = f"{number:04d}_{name[:MAX_NAME]}".rstrip("_")
     revision = revision_id(app.label, stem, set(history.by_revision))
     keys = " and ".join(leaf.key for leaf in leaves)
-    workspace.config.attributes.setdefault("docstrings", {})[revision] = (
-        f"{app.label}.{stem}\n\nMerges {keys}.\n"
-    )
     scripts = revisions.empty(
         workspace,
+        revision,
+        revisions.MigrationTemplate(f"{app.label}.{stem}\n\nMerges {keys}.\n"),
         message=stem,
         head=tuple(leaf.revision for leaf in leaves),
         version_path=str(app.migrations_dir),
-        rev_id=revision,
     )
     if not scripts:
         raise ProjectError(f"Alembic wrote no merge migration for app '{app.label}'.")

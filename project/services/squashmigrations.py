@@ -98,27 +98,21 @@ def _range(history: History, label: str, start: str | None, end: str) -> list[Mi
 
 
 def _tables(history: History, label: str, squashed: list[Migration]) -> tuple[set[str], set[str]]:
-    """The app's tables before the range and at its end, from its migration files."""
-    from alembic.operations import ops
-
+    """The app's tables before the range and at its end, from its migration files (only
+    the app's are read)."""
+    from project.engine.history import TableWalk, walk_tables
     from project.engine.migration_files import read_operations
 
-    owned: set[str] = set()
+    chain = history.for_app(label)
+    start, end = chain.index(squashed[0]), chain.index(squashed[-1])
     before: set[str] = set()
-    for migration in history.for_app(label):
-        if migration is squashed[0]:
-            before = set(owned)
-        for op in read_operations(migration.path):
-            if isinstance(op, ops.CreateTableOp):
-                owned.add(op.table_name)
-            elif isinstance(op, ops.DropTableOp):
-                owned.discard(op.table_name)
-            elif isinstance(op, ops.RenameTableOp):
-                owned.discard(op.table_name)
-                owned.add(op.new_table_name)
-        if migration is squashed[-1]:
-            return before, owned
-    return before, owned
+    walk = TableWalk()
+    for index, (_, walk) in enumerate(
+        walk_tables(chain[: end + 1], lambda m: read_operations(m.path))
+    ):
+        if index == start - 1:
+            before = set(walk.tables)
+    return before, set(walk.tables)
 
 
 def _is_sequence_op(op: Any) -> bool:
@@ -177,15 +171,18 @@ class _Builder:
 
     def build(self, state: Any) -> list[Any]:
         from project.autogen import writer as revisions
-        from project.autogen.compare import autogenerate_options
 
         connection: Connection = state.connection
-        options = autogenerate_options(
-            connection.dialect.name, self.target, self._include, render=True
-        )
+        options = self.configure_options(connection.dialect.name)
         return revisions.autogenerate(
             self.workspace, connection, self._shape, options, compare=False
         )
+
+    def configure_options(self, dialect: str) -> dict[str, Any]:
+        """makemigrations' options (autogenerate_options), on the app's tables alone."""
+        from project.autogen.compare import autogenerate_options
+
+        return autogenerate_options(dialect, self.target, self._include, render=True)
 
     def _sequences(self) -> list[Any]:
         """What the range did to the app's sequences, from the migration files."""
@@ -234,6 +231,7 @@ class _Builder:
             without_drops_of_dropped_tables,
         )
         from project.autogen.planner import docstring
+        from project.autogen.writer import MigrationTemplate, add_template
 
         found = list(produce_migrations(context, self.target).upgrade_ops.ops)  # type: ignore[union-attr]
         # A reflected schema has no column sequences: the range's own come from its files.
@@ -245,15 +243,13 @@ class _Builder:
         self.planned.changes = describe_operations(upgrade.ops, self.app.label)
         first = self.squashed[0]
         dependencies = list(_outside_dependencies(self.squashed))
-        attributes = self.workspace.config.attributes
         replaced = ", ".join(m.key for m in self.squashed)
         title, _, rest = docstring(self.planned).partition("\n")
-        attributes.setdefault("docstrings", {})[self.planned.revision] = (
-            f"{title}\n\nReplaces {replaced}.\n{rest}"
+        template = MigrationTemplate(
+            f"{title}\n\nReplaces {replaced}.\n{rest}",
+            replaces=tuple(m.revision for m in self.squashed),
         )
-        attributes.setdefault("replaces", {})[self.planned.revision] = tuple(
-            m.revision for m in self.squashed
-        )
+        add_template(self.workspace.config, self.planned.revision, template)
         script = ops.MigrationScript(
             self.planned.revision,
             upgrade,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from project.autogen.questioner import Questioner
+from project.autogen.questioner import ProbingQuestioner, Questioner
 from project.engine.workspace import Workspace
 from project.errors import DatabaseError, UsageError
 from project.services.makemigrations import MakeMigrationsResult, plan_migrations, writing
@@ -37,7 +37,9 @@ def update_latest(
     on_wait: Callable[[], None] | None = None,
 ) -> MakeMigrationsResult:
     with writing(settings, write, on_wait):
-        probe = plan_migrations(settings, app_labels, write=False, cache=cache, questioner=_Probe())
+        probe = plan_migrations(
+            settings, app_labels, write=False, cache=cache, questioner=ProbingQuestioner()
+        )
         changed = [m.app_label for m in probe.migrations]
         if not changed:
             return probe
@@ -117,13 +119,3 @@ def _set_aside(paths: list[Path], keep_aside: bool) -> Iterator[None]:
                 backup.unlink()
             else:
                 backup.rename(path)
-
-
-class _Probe(Questioner):
-    """Answers nothing and asks nothing: only which apps change is wanted."""
-
-    def is_rename(self, candidate: Any) -> bool:
-        return False
-
-    def one_off_default(self, table: str, column: str, altering: bool) -> tuple[str, Any]:
-        return "ignore", 0

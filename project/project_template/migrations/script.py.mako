@@ -1,18 +1,19 @@
-<% data = up_revision in config.attributes.get("data_migrations", ()) %>\
-"""${config.attributes.get("docstrings", {}).get(up_revision, message)}"""
-% if data:
+## Per file: project.autogen.writer.MigrationTemplate (docstring, data, replaces).
+<% migration = config.attributes["migration_templates"][up_revision] %>\
+"""${migration.docstring}"""
+% if migration.data:
 
 from __future__ import annotations
 % endif
 
 from collections.abc import Sequence
-% if data:
+% if migration.data:
 from typing import TYPE_CHECKING
 % endif
 
 import sqlalchemy as sa
 from alembic import op
-% if data:
+% if migration.data:
 
 from project.data import data_migration
 
@@ -25,13 +26,13 @@ revision: str = ${repr(up_revision)}
 down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
-% if up_revision in config.attributes.get("replaces", {}):
+% if migration.replaces:
 # Databases that applied all of these see this migration as applied; once every database
 # is past them, their files can be deleted (keep this line: later migrations name them).
-replaces = ${repr(config.attributes["replaces"][up_revision])}
+replaces = ${repr(migration.replaces)}
 % endif
 
-% if data:
+% if migration.data:
 
 def forward(session: Session) -> None:
     """Change the data: rows with `session`, the schema with `op.*` if need be.
