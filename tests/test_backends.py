@@ -56,6 +56,7 @@ def test_the_facts_of_each_database() -> None:
     assert postgresql.supports_schemas and not mysql.supports_schemas
     assert not sqlite.supports_schemas
     assert not mariadb.supports_deferrable_foreign_keys and sqlite.supports_deferrable_foreign_keys
+    assert sqlite.alters_by_copy and not postgresql.alters_by_copy and not mysql.alters_by_copy
     assert dict(sqlite.alembic_options) == {"transactional_ddl": True}
     assert dict(postgresql.alembic_options) == dict(mysql.alembic_options) == {}
     assert server_backend_for("sqlite") is None

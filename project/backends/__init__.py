@@ -40,6 +40,9 @@ class Backend(Protocol):
     identifier_limit: int | None  # longest table, column, index or constraint name
     supports_schemas: bool  # a table may name a schema (elsewhere a schema is another file/db)
     supports_deferrable_foreign_keys: bool
+    # ALTER TABLE can do little: migrations re-create the table, keeping its rows (Alembic's
+    # batch mode, render_as_batch).
+    alters_by_copy: bool
     # What Alembic's context is configured with on this database, beyond our own options.
     alembic_options: Mapping[str, Any]
 
@@ -148,6 +151,7 @@ class Unlisted:
     identifier_limit: int | None = None
     supports_schemas = False
     supports_deferrable_foreign_keys = True
+    alters_by_copy = False
     alembic_options: Mapping[str, Any] = {}
 
     def __init__(self, name: str) -> None:

@@ -32,6 +32,7 @@ class MySQL:
     identifier_limit: int | None = 64  # refused at migrate past it
     supports_schemas = False  # a schema is another database
     supports_deferrable_foreign_keys = False  # create_all() fails too
+    alters_by_copy = False
     alembic_options: Mapping[str, Any] = {}
     create_privilege = "CREATE on *.*"
 

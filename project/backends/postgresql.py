@@ -41,6 +41,7 @@ class PostgreSQL:
     identifier_limit: int | None = 63  # bytes
     supports_schemas = True
     supports_deferrable_foreign_keys = True
+    alters_by_copy = False
     alembic_options: Mapping[str, Any] = {}
     create_privilege = "CREATEDB (ALTER ROLE ... CREATEDB)"
 

@@ -29,6 +29,7 @@ class SQLite:
     identifier_limit: int | None = None
     supports_schemas = False  # a schema is an attached file
     supports_deferrable_foreign_keys = True
+    alters_by_copy = True  # SQLite cannot ALTER most things
     # Our engine emits BEGIN itself (prepare_engine), so Alembic may run DDL in a transaction.
     alembic_options: Mapping[str, Any] = {"transactional_ddl": True}
 
