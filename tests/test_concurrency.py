@@ -15,8 +15,6 @@ from project.engine.scratch import (
     is_stale,
     is_sweepable,
     parse_last_used,
-    reads_comments,
-    schemata_query,
     scratch_database_name,
     scratch_lock_name,
     scratch_prefix,
@@ -132,18 +130,6 @@ def test_only_our_scratch_databases_are_swept() -> None:
     for name in ("mstate_reports", "mstate_aaaaaaaaaaaa_reports", own + "0123456789ABCDEF"):
         assert not is_scratch_name(name) and not swept(name, old)
     assert not is_scratch_name("mstate_reports_2024_archive_0123")
-
-
-def test_schema_comments_are_read_only_where_the_server_has_them() -> None:
-    """Review finding 5: MariaDB before 10.5 and MySQL have no schemata.schema_comment."""
-    assert reads_comments("postgresql", False, (16, 2))
-    assert reads_comments("mysql", True, (10, 11, 6)) and reads_comments("mysql", True, (10, 5))
-    assert not reads_comments("mysql", True, (10, 4, 34)) and not reads_comments("mysql", True, ())
-    assert not reads_comments("mysql", False, (8, 0, 36))
-    assert "schema_comment" in schemata_query("mysql", True)
-    assert "schema_comment" not in schemata_query("mysql", False)
-    assert "SELECT schema_name, NULL " in schemata_query("mysql", False)
-    assert "shobj_description" in schemata_query("postgresql", True)
 
 
 def test_many_at_once_with_a_cold_cache(project: Project) -> None:

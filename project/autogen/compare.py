@@ -189,6 +189,7 @@ def _render_options(dialect_name: str, target: Any) -> dict[str, Any]:
     from sqlalchemy.dialects import registry
 
     from project.autogen.render import register_renderers, render_item, type_check_names
+    from project.backends import backend_for
 
     register_renderers()
     loaded = registry.load(dialect_name)
@@ -197,7 +198,7 @@ def _render_options(dialect_name: str, target: Any) -> dict[str, Any]:
     tables = [t for metadata in _as_list(target) for t in metadata.tables.values()]
     return {
         # SQLite cannot ALTER most things; batch mode re-creates the table, keeping its rows.
-        "render_as_batch": dialect_name == "sqlite",
+        "render_as_batch": backend_for(dialect_name).alters_by_copy,
         "render_item": functools.partial(
             render_item, check_names=type_check_names(tables, dialect)
         ),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from project.backends import backend_for
 from project.errors import ProjectError, UsageError
 
 if TYPE_CHECKING:
@@ -145,11 +146,11 @@ class Planner:
                 with_not_null_answers(groups[label], self.questioner)
             )
             upgrade = ops.UpgradeOps(ops=safe_order(forward))
-            sqlite = context.dialect.name == "sqlite"
-            if sqlite:
+            batch = backend_for(context.dialect.name).alters_by_copy  # SQLite
+            if batch:
                 self._keep_unnamed_checks(context, upgrade.ops, downgrade.ops)
-            name_added_constraints(upgrade.ops, sqlite)
-            name_added_constraints(downgrade.ops, sqlite)
+            name_added_constraints(upgrade.ops, batch)
+            name_added_constraints(downgrade.ops, batch)
             app = by_label[label]
             new = self._plan(app, upgrade.ops, dependencies[label], new_revisions, taken)
             new_revisions[label] = new.revision
@@ -381,7 +382,7 @@ def _apply_rename(
         "existing_nullable": reflected.nullable,
         "existing_server_default": reflected.server_default,
     }
-    if context.dialect.name == "sqlite":
+    if backend_for(context.dialect.name).alters_by_copy:
         with operations.batch_alter_table(rename.table, schema=schema) as batch:
             batch.alter_column(rename.old, new_column_name=rename.new, **existing)
     else:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from project.backends import backend_for
 from project.errors import DatabaseError
 
 if TYPE_CHECKING:
@@ -183,8 +184,7 @@ def create_engine(settings: Settings, url: URL | None = None, **options: Any) ->
         ) from exc
     except ArgumentError as exc:
         raise DatabaseError(f"DATABASE_URL '{shown}' is not usable: {exc}.") from exc
-    if url.get_backend_name() == "sqlite":
-        _make_sqlite_transactional(engine, event)
+    backend_for(url.get_backend_name()).prepare_engine(engine)
     if url.get_driver_name() == "pymysql":
         event.listen(engine, "connect", _no_read_timeout_once_connected)
     _ENGINES.add(engine)
@@ -230,42 +230,12 @@ def connect(engine: Engine, settings: Settings) -> Iterator[Connection]:
 
 
 def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
-    backend, driver = url.get_backend_name(), url.get_driver_name()
-    if driver == "asyncpg":
-        return {"timeout": timeout}  # asyncpg's deadline for the whole connect, handshake too
-    if backend == "postgresql":
-        return {
-            "connect_timeout": max(2, round(timeout))
-        }  # libpq's unit is whole seconds, at least 2
-    if driver in ("aiomysql", "asyncmy"):
-        from project.adapter.internals import connect_within
-
-        # Their connect_timeout ends when TCP connects, and they have no read timeout: a
-        # server that never sends its greeting would hang us. So the whole connect has one.
-        return {"connect_timeout": timeout, **connect_within(driver, timeout)}
-    if backend in ("mysql", "mariadb"):
-        # PyMySQL's connect_timeout ends when TCP connects; a server that never sends its
-        # greeting would hang us, so reads time out too until the connection is up.
-        return {"connect_timeout": timeout, "read_timeout": timeout}
-    return {}
+    return backend_for(url.get_backend_name()).connect_args(url, timeout)
 
 
 def _no_read_timeout_once_connected(dbapi_connection: Any, _record: Any) -> None:
     """A migration may run one statement for hours; only connecting has a deadline."""
     dbapi_connection._read_timeout = None  # PyMySQL applies it to the socket on each read
-
-
-def _make_sqlite_transactional(engine: Engine, event: Any) -> None:
-    """pysqlite commits DDL on its own; SQLAlchemy's recipe makes BEGIN ours, so DDL rolls back."""
-
-    def no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    def begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
-
-    event.listen(engine, "connect", no_driver_transactions)
-    event.listen(engine, "begin", begin)
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from project.adapter.internals import class_being_mapped, module_making
+from project.backends import backend_for
 from project.errors import ProjectError
 
 if TYPE_CHECKING:
@@ -220,20 +221,19 @@ def _origin(module: str, class_: type | None, packages: list[tuple[str, str]]) -
     return Origin(label, module)
 
 
-# The longest identifier each database takes (PostgreSQL counts bytes, and silently cuts a
-# longer one, MySQL/MariaDB refuse it at migrate); SQLite has no limit.
-IDENTIFIER_LIMITS = {"postgresql": 63, "mysql": 64, "mariadb": 64}
-_DATABASE_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}
-
-
 def identifier_limit(backend: str, targets: Sequence[str] = ()) -> tuple[int, str] | None:
     """(the strictest limit, the database that sets it) of the configured database and the
-    targets of a portable history; None when none of them has one."""
-    limits = [(IDENTIFIER_LIMITS[b], b) for b in (backend, *targets) if b in IDENTIFIER_LIMITS]
+    targets of a portable history; None when none of them has one (PostgreSQL counts bytes,
+    and silently cuts a longer one, MySQL/MariaDB refuse it at migrate; SQLite has none)."""
+    limits = [
+        (limit, name)
+        for name in (backend, *targets)
+        if (limit := backend_for(name).identifier_limit) is not None
+    ]
     if not limits:
         return None
-    length, kind = min(limits)
-    return length, _DATABASE_NAMES[kind]
+    length, name = min(limits)
+    return length, backend_for(name).label
 
 
 def identifier_length(name: str) -> int:
@@ -279,9 +279,10 @@ def require_migratable(models: ModelTables, backend: str, targets: Sequence[str]
     """What this database (or a target of the portable history) cannot have, said before
     any migration is written."""
     require_short_names(models, backend, targets)
+    database = backend_for(backend)
     for key, table in sorted(models.tables.items()):
         origin, name = models.origins[key], table.name
-        if table.schema and backend != "postgresql":
+        if table.schema and not database.supports_schemas:
             raise ProjectError(
                 f"Table {name} of {origin} is in schema '{table.schema}': schemas are supported "
                 "on PostgreSQL only (on MySQL/MariaDB a schema is another database, on SQLite "
@@ -294,7 +295,7 @@ def require_migratable(models: ModelTables, backend: str, targets: Sequence[str]
                 "another, and would change its foreign keys on every run)."
             )
         for fk in sorted(table.foreign_keys, key=lambda fk: fk.parent.name):
-            if backend in ("mysql", "mariadb") and (fk.deferrable or fk.initially):
+            if not database.supports_deferrable_foreign_keys and (fk.deferrable or fk.initially):
                 raise ProjectError(
                     f"The foreign key of {origin}, column {name}.{fk.parent.name}, is DEFERRABLE, "
                     "which MySQL/MariaDB cannot create (create_all() fails too). Remove "

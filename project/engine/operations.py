@@ -268,17 +268,10 @@ class FillNullsOp(MigrateOperation):
 def load_dialect_plugins(dialect: str) -> None:
     """Register what a dialect needs beyond Alembic, before comparing or migrating.
 
-    Every dialect: our operations (project.engine.operations: `op.create_sequence` and its kin),
-    which migration files may call. PostgreSQL: alembic-postgresql-enum (the `postgresql` extra) creates, alters and drops
-    native enum types, which Alembic alone does not. Imported only for PostgreSQL: it
-    registers itself globally and would warn on every other database.
+    Every dialect: our operations (project.engine.operations: `op.create_sequence` and its
+    kin), which migration files may call, registered as this module is imported. Each
+    database's own (alembic-postgresql-enum on PostgreSQL): its backend's load_plugins.
     """
-    from project.adapter.internals import fix_batch_copies
+    from project.backends import backend_for
 
-    if dialect == "sqlite":
-        fix_batch_copies()
-    if dialect == "postgresql":
-        try:
-            import alembic_postgresql_enum  # noqa: F401
-        except ImportError:
-            pass
+    backend_for(dialect).load_plugins()

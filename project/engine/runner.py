@@ -16,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from project.backends import backend_for
 from project.engine import recorder, resume
 from project.errors import ProjectError
 
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from project.engine.history import History, Migration
     from project.engine.workspace import Workspace
 
-# Databases whose DDL rolls back with the transaction (SQLite through project.backends.connections).
-TRANSACTIONAL_DDL = {"postgresql", "sqlite"}
-DATABASE_NAMES = {"mysql": "MySQL/MariaDB", "mariadb": "MariaDB"}
 STATEMENT_SHOWN = 120  # characters of a failing SQL statement shown in an error
 # Statements that change nothing a failure message must list (reads, session settings).
 READS = ("SELECT", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SET")
@@ -104,6 +102,7 @@ class _Runner:
         record: bool,
     ) -> None:
         self.workspace, self.connection = workspace, connection
+        self.backend = backend_for(connection.dialect.name)
         self.target, self.forward = target, forward
         self.progress, self.stop_requested = progress, stop_requested
         self.fake, self.record = fake, record
@@ -115,7 +114,7 @@ class _Runner:
         self.kept = 0  # of those, how many committed (MySQL/MariaDB: up to the last DDL)
         self.recorded: set[str] = set()  # revisions in our history table
         # Without transactional DDL, each operation done is recorded (project.engine.resume).
-        self.autocommits = connection.dialect.name not in TRANSACTIONAL_DDL  # DDL commits
+        self.autocommits = not self.backend.transactional_ddl  # DDL commits
         self.resumable = record and self.autocommits
         self.rows_committed: list[int] = []  # positions of the step's progress rows, committed
         self.rows_pending: list[int] = []  # and written since the last commit
@@ -146,8 +145,7 @@ class _Runner:
         config.attributes["configure_options"] = {
             "transaction_per_migration": True,
             "on_version_apply": self._applied,
-            # Our SQLite engine emits BEGIN itself (project.backends.connections), so its DDL can roll back.
-            **({"transactional_ddl": True} if self.connection.dialect.name == "sqlite" else {}),
+            **self.backend.alembic_options,  # SQLite: its DDL can roll back
         }
         event.listen(self.connection, "before_cursor_execute", self._record)
         event.listen(self.connection, "after_cursor_execute", self._executed)
@@ -377,7 +375,7 @@ class _Runner:
         message = f"{verb} {step.migration.key} {what}{at}" + (f": {_reason(exc)}" if exc else "")
         if step.forward and not step.migration.down_revisions and "exists" in str(exc):
             message += " (if the database had these tables before, run 'migrate --fake-initial')"
-        if self.connection.dialect.name in TRANSACTIONAL_DDL:
+        if self.backend.transactional_ddl:
             return f"{message}. It was rolled back; the database is as it was before it."
         kept = self.statements[: self.kept]
         stayed = (
@@ -385,7 +383,7 @@ class _Runner:
             if kept
             else " None of its statements stayed applied."
         )
-        database = DATABASE_NAMES.get(self.connection.dialect.name, self.connection.dialect.name)
+        database = self.backend.server_label
         message = (
             f"{message}. {database} cannot roll back DDL.{stayed} The version table still "
             f"records {self._last_completed(step.migration)} as the last migration completed"

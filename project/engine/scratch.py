@@ -34,12 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from project.backends import server_backend_for
 from project.errors import DatabaseError, ProjectError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
     from sqlalchemy.engine import URL
 
+    from project.backends import ServerBackend
     from project.engine.workspace import Workspace
 
 CACHE_FOLDER = ".manage_cache"
@@ -58,7 +60,8 @@ _LAST_USED = re.compile(r"last used (\d+)")
 def scratch_prefix(url: URL) -> str:
     """`mstate_<tag>_`: the tag names the configured server and database (backend family,
     host, port, user, database), not the folder the project sits in nor the password."""
-    family = "mysql" if url.get_backend_name() in ("mysql", "mariadb") else url.get_backend_name()
+    server = server_backend_for(url.get_backend_name())
+    family = server.family if server else url.get_backend_name()
     configured = "|".join(
         (family, url.host or "", str(url.port or ""), url.username or "", url.database or "")
     )
@@ -105,30 +108,6 @@ def is_sweepable(
     return not comment and bool(_OLD_SCRATCH_NAME.fullmatch(name))
 
 
-def reads_comments(dialect: str, mariadb: bool, version: Sequence[object]) -> bool:
-    """Whether the server has database comments to read: PostgreSQL, MariaDB from 10.5
-    (information_schema.schemata.schema_comment); not MySQL, nor older MariaDB."""
-    if dialect == "postgresql":
-        return True
-    numbers = tuple(v for v in version if isinstance(v, int))
-    return mariadb and numbers[:2] >= (10, 5)
-
-
-def schemata_query(dialect: str, comments: bool) -> str:
-    """The databases whose names are LIKE :prefix, with their comments (NULL where the
-    server has none to read: selecting schema_comment there fails)."""
-    if dialect == "postgresql":
-        return (
-            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
-            "WHERE datname LIKE :prefix"
-        )
-    comment = "schema_comment" if comments else "NULL"
-    return (
-        f"SELECT schema_name, {comment} FROM information_schema.schemata "
-        "WHERE schema_name LIKE :prefix"
-    )
-
-
 def parse_last_used(comment: str | None) -> float | None:
     match = _LAST_USED.search(comment or "")
     return float(match.group(1)) if match else None
@@ -159,8 +138,8 @@ def history_state(
     """A connection to a database holding the schema the history has at `target`."""
     from project.backends.connections import database_url
 
-    backend = database_url(workspace.settings).get_backend_name()
-    if backend in ("postgresql", "mysql", "mariadb"):
+    server = server_backend_for(database_url(workspace.settings).get_backend_name())
+    if server is not None:
         try:
             admin = workspace.engine.connect()
         except Exception as exc:  # noqa: BLE001 - unreachable: the fallback below says so
@@ -173,7 +152,7 @@ def history_state(
                 state.notes.append(note)
                 yield state
             return
-        with admin, _server_state(workspace, admin, target, cache) as state:
+        with admin, _server_state(workspace, server, admin, target, cache) as state:
             yield state
     else:
         with _sqlite_state(workspace, target, cache) as state:
@@ -344,14 +323,18 @@ def _shareable(path: Path) -> None:
 
 @contextmanager
 def _server_state(
-    workspace: Workspace, admin: Connection, target: Sequence[str], cache: bool
+    workspace: Workspace,
+    server: ServerBackend,
+    admin: Connection,
+    target: Sequence[str],
+    cache: bool,
 ) -> Iterator[HistoryState]:
     from project.engine.locking import named_lock
 
     admin = admin.execution_options(isolation_level="AUTOCOMMIT")
     dialect = admin.dialect
-    server = f"{dialect.name} {'.'.join(map(str, dialect.server_version_info or ()))}"
-    name = scratch_database_name(workspace.engine.url, cache_key(workspace, target, server))
+    version = f"{dialect.name} {'.'.join(map(str, dialect.server_version_info or ()))}"
+    name = scratch_database_name(workspace.engine.url, cache_key(workspace, target, version))
     timeout = workspace.settings.migrate_lock_timeout
 
     def timed_out() -> DatabaseError:
@@ -362,32 +345,32 @@ def _server_state(
 
     # Held from before the database is looked at until it is no longer used: others wait,
     # and no sweep drops it meanwhile.
-    with named_lock(admin, scratch_lock_name(name), timeout, timed_out):
+    with named_lock(server, admin, scratch_lock_name(name), timeout, timed_out):
         engine = _engine(workspace, workspace.engine.url.set(database=name))
         state: HistoryState | None = None
         try:
             description = "cached"
             connection = None
-            if cache and _exists(admin, name):
+            if cache and _exists(server, admin, name):
                 connection = _connect_if_complete(workspace, engine, target)
             if connection is None:
-                _drop(admin, name)  # a stale or half-built one (ours: we hold its lock)
-                _create(admin, name, workspace)
-                _touch(admin, name)
+                _drop(server, admin, name)  # a stale or half-built one (ours: we hold its lock)
+                _create(server, admin, name, workspace)
+                _touch(server, admin, name)
                 with engine.connect() as replaying:
                     _replay(workspace, replaying, target, describe_scratch(name))
                 description = "replayed"
-                _sweep(workspace, admin, keep=name)
+                _sweep(workspace, server, admin, keep=name)
                 connection = engine.connect()
             else:
-                _touch(admin, name)
+                _touch(server, admin, name)
             with connection:
                 state = HistoryState(connection, f"{description}, database {name}")
                 yield state
         finally:
             engine.dispose()
             if state is None or state.dirty:  # a failed build, or a changed schema: not kept
-                _drop(admin, name)
+                _drop(server, admin, name)
 
 
 def _engine(workspace: Workspace, url: URL) -> Engine:
@@ -447,106 +430,81 @@ def _connect_if_complete(
     return connection
 
 
-def _exists(admin: Connection, name: str) -> bool:
-    return name in (found for found, _ in _scratch_databases(admin, name))
+def _exists(server: ServerBackend, admin: Connection, name: str) -> bool:
+    return name in (found for found, _ in _scratch_databases(server, admin, name))
 
 
-def _comments(admin: Connection) -> bool:
-    dialect = admin.dialect
-    mariadb = bool(getattr(dialect, "is_mariadb", False))
-    return reads_comments(dialect.name, mariadb, dialect.server_version_info or ())
-
-
-def _scratch_databases(admin: Connection, prefix: str) -> list[tuple[str, str | None]]:
+def _scratch_databases(
+    server: ServerBackend, admin: Connection, prefix: str
+) -> list[tuple[str, str | None]]:
     """The scratch databases (is_scratch_name) on the server whose names start with
     `prefix`, with their comments (None: none, or none to read)."""
-    from sqlalchemy import text
-
-    # Bound through SQLAlchemy: each driver has its own parameter style (asyncpg's is $1).
-    query = text(schemata_query(admin.dialect.name, _comments(admin)))
-    rows = admin.execute(query, {"prefix": f"{prefix}%"})
     return [
-        (str(found), None if comment is None else str(comment))
-        for found, comment in rows
-        if is_scratch_name(str(found)) and str(found).startswith(prefix)
+        (found, comment)
+        for found, comment in server.list_databases(admin, prefix)
+        if is_scratch_name(found) and found.startswith(prefix)
     ]
 
 
-def _touch(admin: Connection, name: str) -> None:
+def _touch(server: ServerBackend, admin: Connection, name: str) -> None:
     """Say when the state was last used, where the sweep of any project can read it."""
-    from sqlalchemy.exc import DBAPIError
-
     comment = f"{SCRATCH_MARKER} ({SCRATCH_NOTE}); last used {int(time.time())}"
-    if admin.dialect.name == "postgresql":
-        admin.exec_driver_sql(f"COMMENT ON DATABASE {name} IS '{comment}'")
-    elif getattr(admin.dialect, "is_mariadb", False):
-        try:
-            admin.exec_driver_sql(f"ALTER DATABASE {name} COMMENT = '{comment}'")
-        except DBAPIError:  # MariaDB before 10.5: the age is then unknown
-            pass
+    server.comment_database(admin, name, comment)
 
 
-def _sweep(workspace: Workspace, admin: Connection, keep: str) -> None:
+def _sweep(workspace: Workspace, server: ServerBackend, admin: Connection, keep: str) -> None:
     """Drop the configured database's other states, and any state on the server unused for
     SCRATCH_DATABASE_MAX_AGE seconds (a project folder deleted, a CI run's database gone);
     never one in use, never one that is not ours (is_sweepable)."""
     own = scratch_prefix(workspace.engine.url)
     now, max_age = time.time(), workspace.settings.scratch_database_max_age
-    comments = _comments(admin)
-    for name, comment in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
+    comments = server.reads_comments_of(admin)
+    for name, comment in _scratch_databases(server, admin, f"{DATABASE_PREFIX}_"):
         if name != keep and is_sweepable(name, comment, own, comments, now, max_age):
-            _drop_unless_in_use(admin, name)
+            _drop_unless_in_use(server, admin, name)
 
 
-def _drop_unless_in_use(admin: Connection, name: str) -> bool:
+def _drop_unless_in_use(server: ServerBackend, admin: Connection, name: str) -> bool:
     """Drop `name` unless another run holds its lock (on PostgreSQL, also unless someone is
     connected: DROP DATABASE without FORCE refuses then). True if dropped."""
     from sqlalchemy.exc import DBAPIError
 
-    from project.engine.locking import named_lock_held, release_named_lock, try_named_lock
-
     lock = scratch_lock_name(name)
-    if named_lock_held(admin, lock) or not try_named_lock(admin, lock):
+    if server.named_lock_held(admin, lock) or not server.try_named_lock(admin, lock):
         return False
     try:
-        admin.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        server.drop_database(admin, name)
     except DBAPIError:  # in use, or not ours to drop
         return False
     finally:
-        release_named_lock(admin, lock)
+        server.release_named_lock(admin, lock)
     return True
 
 
-def _create(admin: Connection, name: str, workspace: Workspace) -> None:
+def _create(server: ServerBackend, admin: Connection, name: str, workspace: Workspace) -> None:
     from sqlalchemy.exc import DBAPIError
 
     try:
-        admin.exec_driver_sql(f"CREATE DATABASE {name}")
+        server.create_database(admin, name)
     except DBAPIError as exc:
         user = workspace.engine.url.username
-        privilege = (
-            "CREATEDB (ALTER ROLE ... CREATEDB)"
-            if admin.dialect.name == "postgresql"
-            else "CREATE on *.*"
-        )
         raise DatabaseError(
             f"makemigrations replays the migration history in a scratch database ({name}, "
             f"{SCRATCH_NOTE}), and user '{user}' may not create one "
-            f"({str(exc.orig).strip().splitlines()[0]}). Grant {privilege}, or compare with the "
-            "configured database instead: makemigrations --from-db."
+            f"({str(exc.orig).strip().splitlines()[0]}). Grant {server.create_privilege}, or "
+            "compare with the configured database instead: makemigrations --from-db."
         ) from exc
 
 
-def _drop(admin: Connection, name: str) -> None:
+def _drop(server: ServerBackend, admin: Connection, name: str) -> None:
     """Drop one whose lock we hold, if it exists (FORCE: a connection of a killed run may
     linger). Checked first: a user who may not create databases may not drop any either."""
     from sqlalchemy.exc import DBAPIError
 
-    if not _exists(admin, name):
+    if not _exists(server, admin, name):
         return
-    force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
     try:
-        admin.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+        server.drop_database(admin, name, force=True)
     except DBAPIError as exc:
         raise DatabaseError(
             f"Cannot drop {describe_scratch(name)}: {str(exc.orig).strip().splitlines()[0]}. "
@@ -581,11 +539,8 @@ def clear_states(workspace: Workspace) -> ClearedStates:
             else:
                 path.unlink(missing_ok=True)
                 cleared.files.append(path.name)
-    if database_url(workspace.settings).get_backend_name() not in (
-        "postgresql",
-        "mysql",
-        "mariadb",
-    ):
+    server = server_backend_for(database_url(workspace.settings).get_backend_name())
+    if server is None:
         return cleared
     try:
         admin = workspace.engine.connect()
@@ -598,6 +553,7 @@ def clear_states(workspace: Workspace) -> ClearedStates:
         return cleared
     with admin:
         admin = admin.execution_options(isolation_level="AUTOCOMMIT")
-        for name, _ in _scratch_databases(admin, f"{DATABASE_PREFIX}_"):
-            (cleared.dropped if _drop_unless_in_use(admin, name) else cleared.in_use).append(name)
+        for name, _ in _scratch_databases(server, admin, f"{DATABASE_PREFIX}_"):
+            dropped = _drop_unless_in_use(server, admin, name)
+            (cleared.dropped if dropped else cleared.in_use).append(name)
     return cleared

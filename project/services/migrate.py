@@ -157,10 +157,11 @@ def _adopt(
 def _partial(connection: Connection, plan: Plan) -> list[Partial]:
     """What project.engine.resume will do with each migration an earlier run stopped inside, so the
     heading says it before the run (the runner plans it again when it gets there)."""
+    from project.backends import backend_for
     from project.engine import recorder
     from project.engine.resume import FAILED, ResumeRefused, plan_resume
 
-    if not plan.forward or connection.dialect.name in ("sqlite", "postgresql"):
+    if not plan.forward or backend_for(connection.dialect.name).transactional_ddl:
         return []
     rows = recorder.read_progress(connection)
     partial = []

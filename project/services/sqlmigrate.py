@@ -106,10 +106,11 @@ def _step(workspace: Workspace, migration: Migration, backwards: bool) -> Any:
 
 
 def _options(workspace: Workspace) -> dict[str, Any]:
+    """What Alembic is configured with on this database (SQLite: its DDL is transactional)."""
+    from project.backends import backend_for
     from project.backends.connections import database_url
 
-    sqlite = database_url(workspace.settings).get_backend_name() == "sqlite"
-    return {"transactional_ddl": True} if sqlite else {}
+    return dict(backend_for(database_url(workspace.settings).get_backend_name()).alembic_options)
 
 
 def _without_bookkeeping(sql: str) -> str:
