@@ -75,8 +75,9 @@ project.adapter.internals (schema objects, operations, renderers, drivers):
   element type of a PostgreSQL ARRAY written where another dialect renders); `render_item`
   can only replace them.
 - `renderers.dispatch_for(op, replace=True)` (`replace_renderers`): Alembic documents this
-  hook for the renderers of new operations; with `replace=True` it replaces Alembic's own (CreateTableOp, AlterColumnOp, ModifyTableOps, RenameTableOp; each
-  calls Alembic's and only adds to it), for the whole process.
+  hook for the renderers of new operations (RenameTableOp, FillNullsOp); with `replace=True`
+  it replaces Alembic's own (CreateTableOp, AlterColumnOp, ModifyTableOps; each calls
+  Alembic's and only adds to it), for the whole process.
 - `MigrateOperation._reverse` (`reflected`, and the `_reverse=` a drop is made with in
   `drop_with_reflected`): what a drop autogenerate made removes, as the database has it
   (the reflected table, column, index or constraint): renames are proposed from it, a
