@@ -79,6 +79,14 @@ def test_upgrade_and_downgrade_steps_are_alembics(tmp_path: Path) -> None:
         scripts.downgrade_steps(script, "c", ("a",))
 
 
+def test_a_single_step_is_one_revisions(tmp_path: Path) -> None:
+    script = scripts.script_directory(tiny_scripts(tmp_path), _everything)
+    step = scripts.single_step(script, "b", forward=False)
+    assert (step.revision.revision, step.is_upgrade) == ("b", False)
+    assert step.migration_fn is script.get_revision("b").module.downgrade
+    assert scripts.single_step(script, "b", forward=True).is_upgrade
+
+
 def test_a_faked_step_is_recorded_without_running(tmp_path: Path) -> None:
     """Alembic runs a faked step like the real one (version table, on_version_apply), but
     its upgrade() does nothing: t_b is never made."""

@@ -21,6 +21,8 @@ project.adapter.scripts (Alembic's ScriptDirectory and revisions):
   the exact steps `command.upgrade`/`downgrade` hand env.py's `fn`, with Alembic's own
   messages for a bad target. `iterate_revisions` is public, but turning its scripts into
   steps, and its errors into those messages, would copy Alembic.
+- The `RevisionStep` constructor (`single_step`): one migration's step on its own, for
+  sqlmigrate, whatever the heads; Alembic builds steps only from a walk between heads.
 - A copied `RevisionStep` whose class is swapped for a subclass with a no-op
   `migration_fn` (`faked`): `migrate --fake` has Alembic record a step (version table,
   `on_version_apply`, in order with the real ones) without running it. `MigrationContext.stamp`

@@ -53,6 +53,14 @@ def downgrade_steps(script: ScriptDirectory, target: Any, heads: tuple[str, ...]
     return list(script._downgrade_revs(target, heads))  # type: ignore[arg-type]
 
 
+def single_step(script: ScriptDirectory, revision: str, forward: bool) -> RevisionStep:
+    """The step that applies (or unapplies) one revision alone, whatever the database's heads
+    (sqlmigrate shows one migration's SQL)."""
+    from alembic.runtime.migration import RevisionStep
+
+    return RevisionStep(script.revision_map, script.get_revision(revision), forward)
+
+
 def faked(step: RevisionStep) -> RevisionStep:
     """The step, with a migration function that does nothing: Alembic still records it
     (version table, `on_version_apply`), as it would the real one."""
