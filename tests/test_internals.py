@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate.api import AutogenContext
 from alembic.migration import MigrationContext
@@ -184,3 +185,70 @@ def test_aiomysql_adapter_connects_through_async_creator_fn() -> None:
         server.close()
     assert time.monotonic() - started < 5
     assert seen and seen[0]["host"] == "127.0.0.1" and seen[0]["port"] == port
+
+
+def test_reflected_is_what_autogenerate_drops() -> None:
+    """Autogenerate's drops carry what the database has (`_reverse`); ours can too."""
+    table = _table()
+    drop_table = ops.DropTableOp.from_table(table)
+    assert internals.reflected(drop_table).table_name == "t"
+    drop_column = ops.DropColumnOp.from_column_and_tablename(None, "t", table.c.flag)
+    assert internals.reflected(drop_column).column is table.c.flag
+    assert internals.reflected(ops.DropColumnOp("t", "flag")) is None
+    again = ops.CreateCheckConstraintOp("ck", "t", "id > 0")
+    drop = internals.drop_with_reflected(ops.DropConstraintOp("ck", "t", "check"), again)
+    assert internals.reflected(drop) is again
+    assert isinstance(drop.to_constraint(), sa.CheckConstraint)  # the downgrade makes it again
+    with pytest.raises(ValueError):
+        ops.DropConstraintOp("ck", "t", "check").to_constraint()
+
+
+def test_copy_column_is_unattached() -> None:
+    table = _table()
+    copy = internals.copy_column(table.c.flag)
+    assert copy is not table.c.flag and copy.name == "flag" and copy.table is None
+    assert isinstance(copy.type, sa.Boolean)
+
+
+def test_type_affinity_is_the_kind_of_type() -> None:
+    from sqlalchemy.dialects import mysql
+
+    assert internals.type_affinity(sa.VARCHAR(5)) is internals.type_affinity(sa.Text())
+    assert internals.type_affinity(sa.Integer()) is not internals.type_affinity(sa.String())
+    assert internals.type_affinity(mysql.INTEGER(display_width=11)) is sa.Integer
+    assert internals.type_affinity("not a type") is None
+
+
+def test_is_mysql_integer() -> None:
+    from sqlalchemy.dialects import mysql
+
+    assert internals.is_mysql_integer(mysql.BIGINT(display_width=20))
+    assert internals.is_mysql_integer(mysql.TINYINT(display_width=1))
+    assert not internals.is_mysql_integer(sa.Integer())
+    assert not internals.is_mysql_integer(mysql.DECIMAL())
+
+
+def test_replace_renderers_replaces_alembics_own() -> None:
+    from alembic.autogenerate import render_python_code
+    from alembic.autogenerate.render import renderers
+
+    original = renderers.dispatch(ops.DropTableOp("a"))
+    try:
+        internals.replace_renderers({ops.DropTableOp: lambda context, op: "dropped()"})
+        assert "dropped()" in render_python_code(ops.UpgradeOps([ops.DropTableOp("a")]))
+    finally:
+        internals.replace_renderers({ops.DropTableOp: original})
+    assert "op.drop_table('a')" in render_python_code(ops.UpgradeOps([ops.DropTableOp("a")]))
+
+
+def test_no_read_timeout_resets_pymysqls() -> None:
+    """PyMySQL applies `_read_timeout` to the socket before each read."""
+    import inspect
+
+    import pymysql.connections
+
+    connection = pymysql.connections.Connection(defer_connect=True, read_timeout=5)
+    assert connection._read_timeout == 5
+    internals.no_read_timeout(connection)
+    assert connection._read_timeout is None
+    assert "self._read_timeout" in inspect.getsource(pymysql.connections.Connection._read_bytes)

@@ -1,51 +1,9 @@
-"""The non-public parts of SQLAlchemy and Alembic that fidelity needs, in one place.
+"""SQLAlchemy's and Alembic's non-public parts for schema objects, operations, rendering
+and drivers: what fidelity needs (the constraints a table really gets, Alembic's renderers
+extended, batch copies fixed, a connect deadline).
 
-Each use says why no public API serves. When a release breaks one, it breaks here, and
-tests/test_internals.py says which.
-
-- `sys._getframe` and a frame's `f_locals` (CPython's): which module's top-level code is
-  making a Table, and the class SQLAlchemy's declarative machinery is mapping (its `cls`),
-  as the table is made; nothing public says where a table was defined.
-- `IdentifierPreparer.format_constraint(constraint, _alembic_quote=False)`: the name a
-  constraint really gets on a dialect, after the MetaData's naming convention (a Boolean's
-  or an Enum's check constraint is named only when the DDL is compiled). Alembic calls it
-  the same way (`sqla_compat._get_constraint_final_name`).
-- `Constraint._create_rule`: whether a type's own check constraint is created at all on a
-  dialect (a Boolean's is not where the database has a native boolean).
-- `Constraint._type_bound`: the check constraint belongs to a column's type (Boolean, Enum).
-- `alembic.operations.batch.ApplyBatchImpl._create` (wrapped, by `fix_batch_copies`):
-  SQLite's batch mode copies every column's values into the re-created table, generated
-  columns too, which SQLite refuses ("cannot INSERT into generated column"); the wrapper
-  leaves those out of the copy (the database computes them).
-- `DefaultImpl._normalize_computed_default`: Alembic's own way of telling whether a
-  generated column's expression changed (it only warns); we recreate the column instead.
-- `MetaData._sequences`: the sequences on a MetaData, to say which no column uses (no app
-  can then be told to own one; SQLAlchemy has no public list).
-- `alembic.autogenerate.render._render_modify_table`: a SQLite batch is written with the
-  unnamed check constraints its re-created table must keep, as `table_args` (Alembic's
-  batch mode leaves them out of the copy, with a warning); no hook adds arguments there.
-- `alembic.autogenerate.render._alter_column` and `_render_server_default`: an identity
-  column whose options change needs `existing_server_default=sa.Identity(...)`, which
-  PostgreSQL's ALTER needs (SET, not ADD), and Alembic writes it only when the default
-  itself does not change.
-- `alembic.autogenerate.render._add_table` and `_render_constraint`, with
-  `CreateTableOp._namespace_metadata` and `Constraint._creation_order`: Alembic writes a
-  new table's constraints sorted as text, where CREATE TABLE takes them in the model's
-  order, and MySQL/MariaDB number the names of unnamed ones (`t_ibfk_1`, `CONSTRAINT_1`)
-  in that order; we put them back in the model's order.
-- `alembic.autogenerate.render._render_column` and `_repr_type`: Alembic's rendering of a
-  column and of a type, which we extend with what it leaves out (an explicit Sequence, the
-  element type of a PostgreSQL ARRAY written where another dialect renders); `render_item`
-  can only replace them.
-- `async_creator_fn` in the connect arguments of SQLAlchemy's aiomysql and asyncmy
-  adapters (their `dbapi.connect` takes it; the public `async_creator` does too, but then
-  the URL's host, user and options are not applied): the driver's connect, wrapped in one
-  deadline. Their `connect_timeout` ends once TCP connects, and neither has a read timeout,
-  so a server that never sends its greeting would hang the command.
-
-Two of these act on the whole process once registered, for any Alembic use in it: the
-renderers project.autogen.render replaces (CreateTableOp, AlterColumnOp, ModifyTableOps and
-RenameTableOp; each calls Alembic's own and only adds to it), and `fix_batch_copies`.
+Each use, and why no public API serves, is listed in project/adapter/__init__.py; when a
+release breaks one, it breaks here, and tests/test_internals.py says which.
 """
 
 from __future__ import annotations
@@ -205,7 +163,7 @@ def parsed_call(rendered: str) -> Any:
     if not isinstance(call, ast.Call):
         raise ProjectError(
             f"This Alembic release renders `{rendered[:60]}...` in a form manage.py cannot extend "
-            "(project/internals.py); please report it, with your Alembic version."
+            "(project/adapter/internals.py); please report it, with your Alembic version."
         )
     return call
 
@@ -243,3 +201,47 @@ def connect_within(driver: str, timeout: float) -> dict[str, Any]:
         return await asyncio.wait_for(connect(*args, **kwargs), timeout)
 
     return {"async_creator_fn": connect_in_time}
+
+
+def reflected(op: Any) -> Any | None:
+    """What a drop that autogenerate made removes, as the database has it (the table, column,
+    index or constraint the comparison reflected), as the operation that would undo it."""
+    return getattr(op, "_reverse", None)
+
+
+def drop_with_reflected(drop: Any, reflected_op: Any) -> Any:
+    """`drop`, knowing what it removes (as autogenerate's own drops do): its downgrade then
+    makes it again."""
+    drop._reverse = reflected_op
+    return drop
+
+
+def copy_column(column: Column[Any]) -> Column[Any]:
+    """A copy of a column not attached to any table (SQLAlchemy's `copy()` is deprecated)."""
+    return column._copy()
+
+
+def type_affinity(type_: Any) -> Any:
+    """The generic type a type is a kind of (String for VARCHAR), or None for a non-type."""
+    return getattr(type_, "_type_affinity", None)
+
+
+def is_mysql_integer(type_: Any) -> bool:
+    """One of the MySQL dialect's integer types (with display width, unsigned, zerofill)."""
+    from sqlalchemy.dialects.mysql.types import _IntegerType
+
+    return isinstance(type_, _IntegerType)
+
+
+def replace_renderers(renderers: dict[type, Any]) -> None:
+    """Make each function Alembic's renderer of its operation class, for the process (see the
+    package docstring); idempotent."""
+    from alembic.autogenerate.render import renderers as alembic_renderers
+
+    for op_class, render in renderers.items():
+        alembic_renderers.dispatch_for(op_class, replace=True)(render)
+
+
+def no_read_timeout(dbapi_connection: Any) -> None:
+    """Turn off a PyMySQL connection's read timeout once it is connected."""
+    dbapi_connection._read_timeout = None  # PyMySQL applies it to the socket on each read

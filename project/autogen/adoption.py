@@ -52,9 +52,7 @@ def foreign_revisions(workspace: Workspace, connection: Connection) -> list[str]
     if not rows:
         return []
     known = set(workspace.history.by_revision)  # loading the history finds the squashes too
-    known |= {
-        r for replaced in getattr(workspace.script, "squashes", {}).values() for r in replaced
-    }
+    known |= workspace.view.replaced()
     known |= set(read(connection))
     return [] if known & set(rows) else list(rows)
 
@@ -62,8 +60,7 @@ def foreign_revisions(workspace: Workspace, connection: Connection) -> list[str]
 def adopt(workspace: Workspace, connection: Connection, revisions: Sequence[str]) -> None:
     """Check the schema, then replace the foreign rows by nothing (the initial migrations
     are faked next, as --fake-initial does) and keep them in our history table."""
-    import sqlalchemy as sa
-
+    from project.adapter import version_table
     from project.engine import recorder
 
     initials = [m.revision for m in workspace.history.migrations if not m.down_revisions]
@@ -77,10 +74,7 @@ def adopt(workspace: Workspace, connection: Connection, revisions: Sequence[str]
         raise AdoptionError(revisions, differences)
     recorder.ensure(connection)
     for revision in revisions:
-        connection.execute(
-            sa.text("DELETE FROM alembic_version WHERE version_num = :revision"),
-            {"revision": revision},
-        )
+        version_table.remove(connection, [revision])
         recorder.adopted(connection, revision)
     connection.commit()
 

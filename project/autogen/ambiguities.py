@@ -11,6 +11,7 @@ from typing import Any
 
 from alembic.operations import ops
 
+from project.adapter.internals import copy_column, reflected
 from project.autogen.questioner import Questioner, Rename, type_name
 from project.engine.operations import FillNullsOp
 
@@ -23,31 +24,38 @@ def rename_candidates(
     found: list[tuple[Rename, Any]] = []
     created = [op for op in operations if isinstance(op, ops.CreateTableOp)]
     for gone_table in operations:
-        if not isinstance(gone_table, ops.DropTableOp) or gone_table._reverse is None:
+        if (
+            not isinstance(gone_table, ops.DropTableOp)
+            or (old_table := reflected(gone_table)) is None
+        ):
             continue
         for new_table in created:
             app = owner_of(new_table.table_name)
             same_app = app is not None and app == owner_of(gone_table.table_name)
             same_schema = new_table.schema == gone_table.schema
-            if same_app and same_schema and _same_table(context, gone_table._reverse, new_table):
+            if same_app and same_schema and _same_table(context, old_table, new_table):
                 shape = f"{len(_columns(new_table))} columns"
                 old = gone_table.table_name
                 rename = Rename(
                     str(app), old, old, new_table.table_name, shape, True, gone_table.schema
                 )
-                found.append((rename, gone_table._reverse))
+                found.append((rename, old_table))
     for group in operations:
         if not isinstance(group, ops.ModifyTableOps):
             continue
         app = owner_of(group.table_name)
         added = [op for op in group.ops if isinstance(op, ops.AddColumnOp)]
         for gone in group.ops:
-            if not isinstance(gone, ops.DropColumnOp) or gone._reverse is None or not app:
+            if (
+                not isinstance(gone, ops.DropColumnOp)
+                or (reflected_add := reflected(gone)) is None
+                or not app
+            ):
                 continue
             for new in added:
                 if new.column.name == gone.column_name:
                     continue  # a column recreated (project.autogen.comparators.computed_columns)
-                if _same_column(context, gone._reverse.column, new.column):
+                if _same_column(context, reflected_add.column, new.column):
                     shape = type_name(new.column.type)
                     rename = Rename(
                         app,
@@ -57,7 +65,7 @@ def rename_candidates(
                         shape,
                         schema=group.schema,
                     )
-                    found.append((rename, gone._reverse.column))
+                    found.append((rename, reflected_add.column))
     return found
 
 
@@ -139,7 +147,7 @@ def _add_with_default(
     from sqlalchemy import DefaultClause
 
     default = DefaultClause(server_default_expression(value))
-    with_default = column._copy()
+    with_default = copy_column(column)
     with_default.server_default = default
     drop_default = ops.AlterColumnOp(
         table,

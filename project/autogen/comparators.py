@@ -95,6 +95,7 @@ def check_constraints(
     from project.adapter.internals import (
         check_sql,
         created_on,
+        drop_with_reflected,
         final_name,
         in_model_order,
         is_type_bound,
@@ -133,7 +134,8 @@ def check_constraints(
 
     def dropped(found: dict[str, Any]) -> Any:
         again = ops.CreateCheckConstraintOp(found["name"], table, found["sqltext"], schema=schema)
-        return ops.DropConstraintOp(found["name"], table, "check", schema=schema, _reverse=again)
+        drop = ops.DropConstraintOp(found["name"], table, "check", schema=schema)
+        return drop_with_reflected(drop, again)
 
     for found in extra:
         if found.get("name"):  # SQLite's unnamed ones go with its batch copy (table_args)

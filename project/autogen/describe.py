@@ -13,6 +13,8 @@ from typing import Any
 from alembic.operations import ops
 from sqlalchemy.schema import Computed
 
+from project.adapter.internals import reflected, type_affinity
+
 # Django caps automatic names at 52 characters and ends them with "_and_more".
 MAX_NAME_LENGTH = 52
 
@@ -66,7 +68,8 @@ def _destructive(
     readded: set[tuple[str, str]],
 ) -> bool:
     if isinstance(op, ops.DropColumnOp):
-        dropped = op._reverse.column.server_default if op._reverse is not None else Computed("")
+        reverse = reflected(op)
+        dropped = reverse.column.server_default if reverse is not None else Computed("")
         recreated = (str(op.table_name), op.column_name) in readded
         return not (recreated and isinstance(dropped, Computed))
     if isinstance(op, ops.DropTableOp):
@@ -88,7 +91,7 @@ def narrows(old: Any, new: Any) -> bool:
     number, another kind of type)."""
     from sqlalchemy import BigInteger, Integer, Numeric, SmallInteger, String
 
-    if old is None or new is None or not hasattr(old, "_type_affinity"):
+    if old is None or new is None or type_affinity(old) is None:
         return False
     if isinstance(old, Integer) and isinstance(new, Integer):
         rank = {SmallInteger: 1, BigInteger: 3}
@@ -97,7 +100,7 @@ def narrows(old: Any, new: Any) -> bool:
         return new.length is not None and (old.length is None or new.length < old.length)
     if isinstance(old, Numeric) and isinstance(new, Numeric) and not isinstance(old, Integer):
         return (new.precision or 0) < (old.precision or 0) or (new.scale or 0) < (old.scale or 0)
-    return bool(old._type_affinity is not new._type_affinity)
+    return bool(type_affinity(old) is not type_affinity(new))
 
 
 def flatten(operations: Iterable[ops.MigrateOperation]) -> Iterator[ops.MigrateOperation]:

@@ -54,6 +54,8 @@ def _generator_class() -> type[Any]:
     from sqlalchemy import BigInteger, Boolean, Integer, MetaData, SmallInteger
     from sqlalchemy.dialects import mysql
 
+    from project.adapter.internals import is_mysql_integer
+
     class Generator(DeclarativeGenerator):
         chosen: set[str]
 
@@ -120,7 +122,7 @@ def _generator_class() -> type[Any]:
             generic = {"INTEGER": Integer, "BIGINT": BigInteger, "SMALLINT": SmallInteger}
             name = type(coltype).__name__
             if (
-                isinstance(coltype, mysql.types._IntegerType)
+                is_mysql_integer(coltype)
                 and name in generic
                 and coltype.display_width in (None, _DEFAULT_WIDTHS[name])
                 and not coltype.unsigned

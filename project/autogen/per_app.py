@@ -13,6 +13,7 @@ from typing import Any
 from alembic.operations import ops
 from sqlalchemy import Table
 
+from project.adapter.internals import reflected
 from project.autogen.describe import flatten, table_of
 
 VERSION_COLUMN_LENGTH = 32  # Alembic's version_num is VARCHAR(32)
@@ -80,9 +81,9 @@ def _enum_tables(
 
     tables: list[tuple[str, Iterable[Any]]] = [(t.name, t.columns) for t in model_tables]
     tables += [
-        (op.table_name, op._reverse.columns)
+        (op.table_name, dropped.columns)
         for op in operations
-        if isinstance(op, ops.DropTableOp) and op._reverse
+        if isinstance(op, ops.DropTableOp) and (dropped := reflected(op))
     ]
     found: dict[str, str] = {}
     for name, columns in tables:
@@ -221,7 +222,8 @@ def _indexes_created_before_dropped(
     is dropped after its successor is created."""
     result = list(operations)
     for drop in [op for op in operations if isinstance(op, ops.DropIndexOp)]:
-        columns = _index_columns(drop._reverse) if drop._reverse is not None else None
+        index = reflected(drop)
+        columns = _index_columns(index) if index is not None else None
         successor = next(
             (
                 op
@@ -282,7 +284,7 @@ def name_added_constraints(operations: Iterable[ops.MigrateOperation], sqlite: b
             if isinstance(change, _NAMED_ADDS) and not change.constraint_name:
                 change.constraint_name = _conventional_name(op.table_name, change)
             elif isinstance(change, ops.DropConstraintOp) and not change.constraint_name:
-                reverse = change._reverse
+                reverse = reflected(change)
                 if reverse is None:
                     continue
                 change.constraint_name = _conventional_name(op.table_name, reverse)

@@ -220,13 +220,13 @@ def _constraints_in_model_order(op: Any, autogen_context: Any) -> str:
 
 
 def register_renderers() -> None:
-    """Teach Alembic to write the operations autogenerate itself never makes."""
-    from alembic.autogenerate import renderers
+    """Teach Alembic to write the operations autogenerate itself never makes, and to
+    write some of its own as we need them (project.adapter.internals.replace_renderers)."""
     from alembic.operations import ops
 
+    from project.adapter.internals import replace_renderers
     from project.engine.operations import FillNullsOp
 
-    @renderers.dispatch_for(ops.ModifyTableOps, replace=True)
     def _modify_table(autogen_context: Any, op: ops.ModifyTableOps) -> list[str]:
         from project.adapter.internals import render_modify_table
 
@@ -244,22 +244,18 @@ def register_renderers() -> None:
             lines[0] = f"{lines[0][: -len(opening)]}, {', '.join(extra)}{opening}"
         return lines
 
-    @renderers.dispatch_for(ops.AlterColumnOp, replace=True)
     def _alter_column(autogen_context: Any, op: ops.AlterColumnOp) -> str:
         from project.adapter.internals import render_alter_column
 
         return render_alter_column(op, autogen_context)
 
-    @renderers.dispatch_for(ops.CreateTableOp, replace=True)
     def _create_table(autogen_context: Any, op: ops.CreateTableOp) -> str:
         return _constraints_in_model_order(op, autogen_context)
 
-    @renderers.dispatch_for(ops.RenameTableOp, replace=True)
     def _rename_table(autogen_context: Any, op: ops.RenameTableOp) -> str:
         schema = f", schema={op.schema!r}" if op.schema else ""
         return f"op.rename_table({op.table_name!r}, {op.new_table_name!r}{schema})"
 
-    @renderers.dispatch_for(FillNullsOp, replace=True)
     def _fill_nulls(autogen_context: Any, op: FillNullsOp) -> str:
         column = f"{PREFIX}column({op.column_name!r})"
         return (
@@ -267,3 +263,13 @@ def register_renderers() -> None:
             f"    .update()\n    .where({column}.is_(None))\n"
             f"    .values({{{op.column_name!r}: {op.value!r}}})\n)"
         )
+
+    replace_renderers(
+        {
+            ops.ModifyTableOps: _modify_table,
+            ops.AlterColumnOp: _alter_column,
+            ops.CreateTableOp: _create_table,
+            ops.RenameTableOp: _rename_table,
+            FillNullsOp: _fill_nulls,
+        }
+    )

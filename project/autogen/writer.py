@@ -6,7 +6,6 @@ migration and the ones it replaces (two heads in one app); ours shows one of the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +14,8 @@ if TYPE_CHECKING:
     from alembic.script import Script
     from sqlalchemy import Connection
 
+    from project.adapter.scripts import Hook
     from project.engine.workspace import Workspace
-
-Hook = Callable[[Any, Any, list[Any]], None]  # process_revision_directives
 
 TEMPLATE_KEY = "migration_templates"  # config.attributes: {revision: MigrationTemplate}
 # What migrations/script.py.mako read before MigrationTemplate, and the copies startproject
@@ -62,46 +60,30 @@ def autogenerate(
     With `compare=False` Alembic neither compares nor requires the schema to be at its
     heads: the hook makes the operations itself (squashmigrations, from an earlier state).
     """
-    from alembic.runtime.environment import EnvironmentContext
+    from project.adapter.scripts import autogenerate_revisions
 
-    context = _revision_context(workspace, hook, autogenerate=True)
     workspace.config.attributes["connection"] = connection
     workspace.config.attributes["configure_options"] = options
-
-    def run(revision: Any, migration_context: Any) -> list[Any]:
-        if compare:
-            context.run_autogenerate(revision, migration_context)
-        else:
-            context.run_no_autogenerate(revision, migration_context)
-        return []
-
-    with EnvironmentContext(
-        workspace.config,
-        workspace.script,
-        fn=run,
-        template_args=context.template_args,
-        revision_context=context,
-    ):
-        workspace.script.run_env()
-    return [script for script in context.generate_scripts() if script is not None]
+    return autogenerate_revisions(
+        workspace.config, workspace.script, hook, _arguments({}), compare=compare
+    )
 
 
 def empty(
     workspace: Workspace, rev_id: str, template: MigrationTemplate, **command_args: Any
 ) -> list[Script]:
     """A migration with no operations (message, head, branch_label, version_path)."""
+    from project.adapter.scripts import empty_revisions
+
     add_template(workspace.config, rev_id, template)
     command_args["rev_id"] = rev_id
-    context = _revision_context(workspace, None, autogenerate=False, **command_args)
-    return [script for script in context.generate_scripts() if script is not None]
+    return empty_revisions(workspace.config, workspace.script, _arguments(command_args))
 
 
-def _revision_context(workspace: Workspace, hook: Hook | None, **command_args: Any) -> Any:
-    from alembic.autogenerate import RevisionContext
-
-    arguments = {
+def _arguments(command_args: dict[str, Any]) -> dict[str, Any]:
+    """`alembic.command.revision`'s arguments, as it passes them on."""
+    return {
         "message": None,
-        "autogenerate": False,
         "sql": False,
         "head": "head",
         "splice": False,
@@ -111,6 +93,3 @@ def _revision_context(workspace: Workspace, hook: Hook | None, **command_args: A
         "depends_on": None,
         **command_args,
     }
-    return RevisionContext(
-        workspace.config, workspace.script, arguments, process_revision_directives=hook
-    )

@@ -235,7 +235,9 @@ def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
 
 def _no_read_timeout_once_connected(dbapi_connection: Any, _record: Any) -> None:
     """A migration may run one statement for hours; only connecting has a deadline."""
-    dbapi_connection._read_timeout = None  # PyMySQL applies it to the socket on each read
+    from project.adapter.internals import no_read_timeout
+
+    no_read_timeout(dbapi_connection)
 
 
 @contextmanager

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from alembic.config import Config
-    from alembic.script import ScriptDirectory
 
     from project.apps import AppConfig
     from project.settings import Settings
@@ -40,19 +39,3 @@ def build_config(settings: Settings, apps: Sequence[AppConfig], **attributes: An
         config.set_main_option(key, value.replace("%", "%%"))  # ConfigParser interpolation
     config.attributes.update(settings=settings, apps=list(apps), **attributes)
     return config
-
-
-def script_directory(config: Config, unsquashed: frozenset[str] = frozenset()) -> ScriptDirectory:
-    """The migration files as Alembic sees them, with each squashed range shown as its
-    squashed migration unless listed in `unsquashed` (project.engine.squash_view)."""
-    from alembic.script import ScriptDirectory
-    from alembic.script.revision import RevisionMap
-
-    from project.engine.squash_view import ProjectScriptDirectory
-
-    script = ScriptDirectory.from_config(config)
-    # from_config always builds the base class, whose map was bound to its own loader.
-    script.__class__ = ProjectScriptDirectory
-    script.unsquashed = unsquashed  # type: ignore[attr-defined]
-    script.revision_map = RevisionMap(script._load_revisions)
-    return script

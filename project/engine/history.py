@@ -269,11 +269,11 @@ def load_history(script: ScriptDirectory, apps: Sequence[AppConfig]) -> History:
         raise ProjectError(
             f"Cannot load migration file ({where(exc)}): {type(exc).__name__}: {exc}"
         ) from exc
-    migrations = [_migration(s, apps) for s in reversed(scripts)]
+    migrations = [_migration(s, apps, script) for s in reversed(scripts)]
     return History(script=script, apps=apps, migrations=migrations)
 
 
-def _migration(script: Script, apps: Sequence[AppConfig]) -> Migration:
+def _migration(script: Script, apps: Sequence[AppConfig], directory: ScriptDirectory) -> Migration:
     from alembic import util
 
     from project.data import is_irreversible
@@ -291,12 +291,19 @@ def _migration(script: Script, apps: Sequence[AppConfig]) -> Migration:
         name=path.stem,
         revision=script.revision,
         down_revisions=util.to_tuple(script.down_revision, default=()),
-        # depends_on as Alembic resolved it (a branch label becomes a revision id)
-        dependencies=tuple(script._resolved_dependencies),
+        dependencies=_resolved(script.dependencies, directory),
         path=path,
         reversible=not is_irreversible(script.module),
         replaces=replaced_by(script),
     )
+
+
+def _resolved(dependencies: Any, directory: ScriptDirectory) -> tuple[str, ...]:
+    """depends_on as Alembic resolves it: a branch label becomes the revision that declares it."""
+    if not dependencies:
+        return ()
+    found = directory.revision_map.get_revisions(dependencies)
+    return tuple(r.revision for r in found if r is not None and not isinstance(r, str))
 
 
 class ForeignHistoryError(ProjectError):

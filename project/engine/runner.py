@@ -9,7 +9,6 @@ migration that stopped partway carries on where it stopped (project.engine.resum
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -63,10 +62,10 @@ def revision_steps(
     """Alembic's own list of steps (what `command.upgrade`/`downgrade` run), so plans are exact."""
     from alembic.util import CommandError
 
+    from project.adapter.scripts import downgrade_steps, upgrade_steps
+
     try:
-        if forward:
-            return history.script._upgrade_revs(target, rows)  # type: ignore[arg-type]
-        return history.script._downgrade_revs(target, rows)  # type: ignore[arg-type]
+        return (upgrade_steps if forward else downgrade_steps)(history.script, target, rows)
     except CommandError as exc:
         raise ProjectError(f"Cannot plan the migration: {exc}") from exc
 
@@ -175,6 +174,8 @@ class _Runner:
 
     def _steps(self, heads: tuple[str, ...], context: MigrationContext) -> Iterator[RevisionStep]:
         """Alembic asks for the next step once the previous one has committed."""
+        from project.adapter.scripts import faked
+
         for revision_step in revision_steps(
             self.workspace.history, heads, self.target, self.forward
         ):
@@ -196,7 +197,7 @@ class _Runner:
             self.rows_committed, self.rows_pending = list(range(skipped)), []
             self.progress("start", self.current)
             self.started = time.perf_counter()
-            yield _faked(revision_step) if self.faked else revision_step
+            yield faked(revision_step) if self.faked else revision_step
 
     def _begin(self, migration: Migration) -> resume.Resume | None:
         """MySQL/MariaDB: where the migration carries on if an earlier run stopped inside it,
@@ -417,19 +418,6 @@ def _bookkeeping(statement: str) -> bool:
     first = text.split(None, 1)[0].upper() if text else ""
     lowered = text.lower()
     return first in READS or first == "COMMIT" or any(name in lowered for name in OURS)
-
-
-def _faked(step: RevisionStep) -> RevisionStep:
-    """The step, with a migration function that does nothing: Alembic still records it."""
-    faked = copy.copy(step)
-    faked.__class__ = type(
-        "FakedStep", (type(step),), {"migration_fn": property(lambda self: _nothing)}
-    )
-    return faked
-
-
-def _nothing(**kwargs: Any) -> None:
-    pass
 
 
 def _shorten(statement: str) -> str:

@@ -127,8 +127,10 @@ class HistoryState:
 
     def spoil(self) -> None:
         """About to change the schema (e.g. trying renames): never reuse this one."""
+        from project.adapter import version_table
+
         self.dirty = True
-        self.connection.exec_driver_sql("DELETE FROM alembic_version")
+        version_table.clear(self.connection)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Squashed migrations: one file standing for a range of an app's migrations.
+"""Squashed migrations: which migrations a database sees (as Django's loader decides).
 
 A squashed migration says which revisions it `replaces`. Both it and the replaced files
 stay on disk until every database has moved past them (Django's procedure), so the graph
@@ -7,18 +7,24 @@ Alembic sees is chosen per database:
 - squashed view (new databases, and those that applied all of the range): the replaced
   files are hidden, and what pointed at them points at the squashed one;
 - replaced view (a database that applied part of the range): the squashed one is hidden.
+
+This module alone makes that decision: the Workspace asks it which view a database's
+version rows need (`settle`), and again once a migrate ran (`after_migrating`); the
+ScriptDirectory is built here (`SquashView`), and a database that applied all of a range
+has its version rows moved onto the squash here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from alembic.script import ScriptDirectory
-from alembic.script.revision import tuple_rev_as_scalar
-
 if TYPE_CHECKING:
-    from alembic.script import Script
+    from alembic.config import Config
+    from alembic.script import Script, ScriptDirectory
+    from sqlalchemy import Connection
+
+    from project.engine.workspace import Workspace
 
 REPLACES = "replaces"
 
@@ -31,23 +37,38 @@ def replaced_by(script: Script) -> tuple[str, ...]:
 ALL = frozenset({"*"})  # hide every squash: the view of the files as they were before
 
 
-class ProjectScriptDirectory(ScriptDirectory):
-    """Alembic's ScriptDirectory, showing one view of each squashed range."""
+class SquashView:
+    """The migration files as one database sees them: each squashed range as its squashed
+    migration, unless listed in `unsquashed` (or ALL), shown as what it replaces."""
 
-    # Squashes (by revision) to hide, showing what they replace instead.
-    unsquashed: frozenset[str] = frozenset()
-    # Every squash found on disk: {squash revision: revisions it replaces}.
-    squashes: dict[str, tuple[str, ...]]
+    def __init__(self, config: Config, unsquashed: frozenset[str] = frozenset()) -> None:
+        from project.adapter.scripts import script_directory
 
-    def _load_revisions(self) -> Iterator[Script]:
-        scripts = list(super()._load_revisions())
+        self.unsquashed = unsquashed
+        # Every squash found on disk: {squash revision: revisions it replaces}; filled
+        # when Alembic first reads the files (the script's revision map).
+        self.squashes: dict[str, tuple[str, ...]] = {}
+        self.script: ScriptDirectory = script_directory(config, self._visible)
+
+    def _visible(self, scripts: list[Script]) -> list[Script]:
         self.squashes = {s.revision: replaced_by(s) for s in scripts if replaced_by(s)}
-        return iter(squash_view(scripts, self.unsquashed))
+        return squash_view(scripts, self.unsquashed)
+
+    def replaced(self) -> set[str]:
+        """Every revision a squash on disk replaces (the script's map must be loaded)."""
+        return {r for replaced in self.squashes.values() for r in replaced}
+
+
+def script_directory(config: Config, unsquashed: frozenset[str] = frozenset()) -> ScriptDirectory:
+    """The migration files as Alembic sees them, squashed unless listed in `unsquashed`."""
+    return SquashView(config, unsquashed).script
 
 
 def squash_view(scripts: list[Script], unsquashed: Iterable[str] = ()) -> list[Script]:
     """The scripts Alembic should see: squashes in place of what they replace, except the
     `unsquashed` ones (or all, with ALL), which are hidden instead."""
+    from project.adapter.scripts import add_branch_labels
+
     keep_old = set(unsquashed)
     replacement: dict[str, str] = {}  # replaced revision -> squash
     hidden: set[str] = set()
@@ -68,12 +89,57 @@ def squash_view(scripts: list[Script], unsquashed: Iterable[str] = ()) -> list[S
     for script in visible:
         _point_at(script, replacement)
         if script.revision in labels:
-            script.branch_labels = set(script.branch_labels) | labels[script.revision]
-            script._orig_branch_labels = tuple(sorted(script.branch_labels))
+            add_branch_labels(script, labels[script.revision])
     return visible
 
 
+def settle(
+    workspace: Workspace, connection: Connection, rows: tuple[str, ...], restamp: bool
+) -> tuple[str, ...]:
+    """The version rows as the view they need explains them.
+
+    A database that applied part of a squashed range gets the replaced view of it (the
+    workspace is switched to it); one that applied all of it sees the squashed migration,
+    and with `restamp` its version table says so from now on (Django marks the squashed
+    one applied likewise).
+    """
+    known = workspace.history.by_revision  # reading the files also finds the squashes
+    squashes = workspace.view.squashes
+    replaced_rows = [
+        row for row in rows if row not in known and any(row in r for r in squashes.values())
+    ]
+    if not replaced_rows:
+        return rows
+    from project.engine.history import load_history
+
+    unsquashed = load_history(script_directory(workspace.config, ALL), workspace.apps)
+    applied = unsquashed.applied([row for row in rows if row in unsquashed.by_revision])
+    partial = {
+        s for s, replaced in squashes.items() if 0 < len(applied & set(replaced)) < len(replaced)
+    }
+    renamed = {r: s for s, replaced in squashes.items() if s not in partial for r in replaced}
+    if partial:
+        workspace.use_view(frozenset(partial))
+    new_rows = tuple(dict.fromkeys(renamed.get(row, row) for row in rows))
+    if restamp and new_rows != rows:
+        from project.adapter import version_table
+
+        version_table.rename(connection, renamed)
+        connection.commit()
+    return new_rows
+
+
+def after_migrating(workspace: Workspace, connection: Connection) -> None:
+    """A database that ran replaced migrations may have applied all of its range now: it
+    then sees the squashed migration, and its version rows say so."""
+    if workspace.unsquashed:
+        workspace.use_view(frozenset())
+        workspace.applied_rows(connection, restamp=True)
+
+
 def _point_at(script: Script, replacement: dict[str, str]) -> None:
+    from alembic.script.revision import tuple_rev_as_scalar
+
     def mapped(revisions: Any) -> Any:
         values = [replacement.get(r, r) for r in _as_tuple(revisions)]
         return tuple_rev_as_scalar(tuple(dict.fromkeys(values)))

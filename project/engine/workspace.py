@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
     from project.engine.history import History
+    from project.engine.squash_view import SquashView
     from project.settings import Settings
 
 
@@ -41,10 +42,15 @@ class Workspace:
         return build_config(self.settings, self.apps)
 
     @cached_property
-    def script(self) -> ScriptDirectory:
-        from project.engine.config import script_directory
+    def view(self) -> SquashView:
+        """Which migrations this database sees (project.engine.squash_view decides)."""
+        from project.engine.squash_view import SquashView
 
-        return script_directory(self.config, self.unsquashed)
+        return SquashView(self.config, self.unsquashed)
+
+    @property
+    def script(self) -> ScriptDirectory:
+        return self.view.script
 
     @cached_property
     def history(self) -> History:
@@ -70,15 +76,16 @@ class Workspace:
     ) -> tuple[str, ...]:
         """The version rows, as the migration files on disk can explain them.
 
-        Squashed ranges: a database that applied part of one sees the replaced migrations;
-        one that applied all of it sees the squashed migration, and with `restamp` its
-        version table says so from now on (Django marks the squashed one applied likewise).
+        Squashed ranges: project.engine.squash_view.settle says which view the rows need
+        (and with `restamp` moves rows onto a squash the database applied all of).
 
         Ghosts: a revision no file has (applied on another git branch, or deleted) is an
         error that says how to recover; with `ghosts_ok` it is replaced by what it followed
         (from our history table) and listed in `self.ghosts`.
         """
-        rows = self._settle_squashes(connection, self.version_rows(connection), restamp)
+        from project.engine.squash_view import settle
+
+        rows = settle(self, connection, self.version_rows(connection), restamp)
         ghosts = [row for row in rows if row not in self.history.by_revision]
         if not ghosts:
             return rows
@@ -96,46 +103,10 @@ class Workspace:
         parents = _known_ancestors(ghosts, records, set(self.history.by_revision))
         return tuple(dict.fromkeys([row for row in rows if row not in ghosts] + parents))
 
-    def _settle_squashes(
-        self, connection: Connection, rows: tuple[str, ...], restamp: bool
-    ) -> tuple[str, ...]:
-        known = self.history.by_revision  # reading the files also finds the squashes
-        squashes = getattr(self.script, "squashes", {})
-        replaced_rows = [
-            row for row in rows if row not in known and any(row in r for r in squashes.values())
-        ]
-        if not replaced_rows:
-            return rows
-        from project.engine.config import script_directory
-        from project.engine.history import load_history
-        from project.engine.squash_view import ALL
-
-        unsquashed = load_history(script_directory(self.config, ALL), self.apps)
-        applied = unsquashed.applied([row for row in rows if row in unsquashed.by_revision])
-        partial = {
-            s
-            for s, replaced in squashes.items()
-            if 0 < len(applied & set(replaced)) < len(replaced)
-        }
-        renamed = {r: s for s, replaced in squashes.items() if s not in partial for r in replaced}
-        if partial:
-            self.use_view(frozenset(partial))
-        new_rows = tuple(dict.fromkeys(renamed.get(row, row) for row in rows))
-        if restamp and new_rows != rows:
-            from sqlalchemy import text
-
-            for old, new in renamed.items():
-                connection.execute(
-                    text("UPDATE alembic_version SET version_num = :new WHERE version_num = :old"),
-                    {"new": new, "old": old},
-                )
-            connection.commit()
-        return new_rows
-
     def use_view(self, unsquashed: frozenset[str]) -> None:
         """See these squashed ranges as the migrations they replace (project.engine.squash_view)."""
         self.unsquashed = unsquashed
-        self.__dict__.pop("script", None)
+        self.__dict__.pop("view", None)
         self.__dict__.pop("history", None)
 
     def version_rows(self, connection: Connection) -> tuple[str, ...]:

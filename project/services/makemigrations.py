@@ -150,8 +150,8 @@ def plan_migrations(
         remember_unchanged(settings, key)
     if lint:
         from project.autogen.lint import lint as find_unreviewed
-        from project.engine.config import script_directory
         from project.engine.history import load_history
+        from project.engine.squash_view import script_directory
 
         history = workspace.history
         if result.written:  # files just written are read again, and linted too

@@ -90,6 +90,7 @@ def migrate(
     """
     from project.engine import recorder
     from project.engine.locking import migration_lock
+    from project.engine.squash_view import after_migrating
 
     workspace = Workspace(settings)
     if app_label is not None:
@@ -127,9 +128,7 @@ def migrate(
                 stop_requested,
                 fake=lambda migration: fake or migration.revision in existing,
             )
-            if workspace.unsquashed:  # it ran the replaced migrations: maybe all of them now
-                workspace.use_view(frozenset())
-                workspace.applied_rows(connection, restamp=True)
+            after_migrating(workspace, connection)  # replaced migrations ran: maybe all now
     return plan
 
 
@@ -214,8 +213,7 @@ def changed_since_applied(
 def prune(settings: Settings, on_lock_wait: Callable[[], None] | None = None) -> list[str]:
     """Forget applied migrations whose files are gone: version table rows become what they
     followed, history rows go. Returns the migrations forgotten (app.name, or revision)."""
-    from sqlalchemy import text
-
+    from project.adapter import version_table
     from project.engine import recorder
     from project.engine.locking import migration_lock
 
@@ -253,11 +251,7 @@ def prune(settings: Settings, on_lock_wait: Callable[[], None] | None = None) ->
                 for m in history.migrations
                 if m.revision in applied and m.revision not in below
             ]
-            connection.execute(text("DELETE FROM alembic_version"))
-            for head in heads:
-                connection.execute(
-                    text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head}
-                )
+            version_table.replace_heads(connection, heads)
         if gone:
             recorder.forget(connection, gone)
         connection.commit()

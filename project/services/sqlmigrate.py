@@ -99,10 +99,9 @@ def _captured(workspace: Workspace, migration: Migration, backwards: bool) -> st
 
 
 def _step(workspace: Workspace, migration: Migration, backwards: bool) -> Any:
-    from alembic.runtime.migration import RevisionStep
+    from project.adapter.scripts import single_step
 
-    script = workspace.script.get_revision(migration.revision)
-    return RevisionStep(workspace.script.revision_map, script, not backwards)
+    return single_step(workspace.script, migration.revision, forward=not backwards)
 
 
 def _options(workspace: Workspace) -> dict[str, Any]:
