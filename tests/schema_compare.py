@@ -123,6 +123,15 @@ def _key(schema: str | None, name: str) -> str:
     return f"{schema}.{name}" if schema else name
 
 
+def _table_options(inspector: Inspector, name: str, schema: str | None) -> dict[str, Any]:
+    """The table's options; SQLAlchemy 2.0 reflects none on SQLite (2.1 reads WITHOUT ROWID
+    and STRICT) and says so with NotImplementedError."""
+    try:
+        return dict(inspector.get_table_options(name, schema))
+    except NotImplementedError:
+        return {}
+
+
 def _table(
     connection: Connection, inspector: Inspector, name: str, schema: str | None
 ) -> dict[str, Any]:
@@ -135,7 +144,7 @@ def _table(
                 if dialect.supports_comments
                 else None
             ),
-            "options": inspector.get_table_options(name, schema),
+            "options": _table_options(inspector, name, schema),
             "columns": inspector.get_columns(name, schema),
             "primary_key": inspector.get_pk_constraint(name, schema),
             "foreign_keys": inspector.get_foreign_keys(name, schema),
