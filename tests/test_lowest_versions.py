@@ -1,4 +1,4 @@
-""".ci/lowest.txt pins the lowest versions pyproject.toml admits, for .ci/run's second run:
+""".ci/lowest.txt pins the lowest versions pyproject.toml admits, for .ci/lowest-versions (the second half of the README's test command):
 a pin left behind when a bound moves would test versions the package does not allow."""
 
 from __future__ import annotations
