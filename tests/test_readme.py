@@ -139,3 +139,13 @@ def test_the_history_and_conflict_examples(sqlite_project: Project) -> None:
     toy.with_name("0002_ball.py").write_text(ball)
     refused = project.run("migrate")
     assert refused.stderr == readme_block_after("refuse to guess an order:")
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    """The README's second command is the whole of CI: .ci/run's last line is that command."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    commands = [line.strip() for line in section.splitlines() if line.startswith("    ")]
+    test_command = next(command for command in commands if "pytest" in command)
+    ci_lines = [line for line in (REPO / ".ci/run").read_text().splitlines() if line.strip()]
+    assert ci_lines[-1] == test_command
