@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import servers
 import sqlalchemy as sa
+from tiny_project import TinyProject, make_tiny_project
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("sqlite", "postgresql", "mariadb")
@@ -242,6 +243,12 @@ def _database_url_for(request: pytest.FixtureRequest, backend: str) -> str:
     url = server.create_database(name)
     request.addfinalizer(lambda: server.drop_database(name))
     return url
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyProject:
+    """A tiny project (apps `crm` and `shop`, no models yet) importable in this process."""
+    return make_tiny_project(tmp_path, monkeypatch)
 
 
 def skip_on(project: Project, backend: str, reason: str) -> None:
