@@ -262,15 +262,18 @@ class Templates:
         if project.server is None:
             return
         name = f"test_template_{uuid.uuid4().hex[:12]}"
-        with project.server.engine.connect() as connection:
-            if project.backend == "postgresql":
-                source = _database_name(project)
-                connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {source}")
-            else:
-                connection.exec_driver_sql(f"CREATE DATABASE {name}")
-        self.databases.append((project.server, name))
-        if project.backend == "mariadb":
-            _copy_mariadb_tables(project.server, _database_name(project), name)
+        source = _database_name(project)
+        try:
+            with project.server.engine.connect() as connection:
+                if project.backend == "postgresql":  # refused while a session uses the source
+                    connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {source}")
+                else:
+                    connection.exec_driver_sql(f"CREATE DATABASE {name}")
+            self.databases.append((project.server, name))
+            if project.backend == "mariadb":
+                _copy_mariadb_tables(project.server, source, name)
+        except sa.exc.DBAPIError:
+            return  # no template this time: the next untouched migrate tries again
         self.saved[project.backend] = Template(result, name)
 
     def untouched(self, project: Project) -> bool:
