@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import servers
 import sqlalchemy as sa
-from tiny_project import TinyProject, make_tiny_project
+from tiny_project import TinyProject, execute, make_tiny_project
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("sqlite", "postgresql", "mariadb")
@@ -138,17 +138,7 @@ class Project:
             engine.dispose()
 
     def execute(self, *statements: str) -> list[tuple[object, ...]]:
-        engine = self.engine()
-        try:
-            with engine.begin() as connection:
-                rows: list[tuple[object, ...]] = []
-                for statement in statements:
-                    result = connection.exec_driver_sql(statement)
-                    if result.returns_rows:
-                        rows = [tuple(row) for row in result]
-                return rows
-        finally:
-            engine.dispose()
+        return execute(self.engine(), *statements)
 
     def insert(self, table: str, **values: object) -> None:
         """A row, written with SQLAlchemy so names are quoted right (MariaDB reserves `condition`)."""

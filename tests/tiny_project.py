@@ -96,17 +96,22 @@ class TinyProject:
         return sa.create_engine(self.database_url, poolclass=sa.pool.NullPool)
 
     def execute(self, *statements: str) -> list[tuple[object, ...]]:
-        engine = self.engine()
-        try:
-            with engine.begin() as connection:
-                rows: list[tuple[object, ...]] = []
-                for statement in statements:
-                    result = connection.exec_driver_sql(statement)
-                    if result.returns_rows:
-                        rows = [tuple(row) for row in result]
-                return rows
-        finally:
-            engine.dispose()
+        return execute(self.engine(), *statements)
+
+
+def execute(engine: sa.Engine, *statements: str) -> list[tuple[object, ...]]:
+    """Run the statements in one transaction; the rows of the last that returns any. The
+    engine is disposed of afterwards."""
+    try:
+        with engine.begin() as connection:
+            rows: list[tuple[object, ...]] = []
+            for statement in statements:
+                result = connection.exec_driver_sql(statement)
+                if result.returns_rows:
+                    rows = [tuple(row) for row in result]
+            return rows
+    finally:
+        engine.dispose()
 
 
 def make_tiny_project(
