@@ -11,7 +11,7 @@ asked for, so that importing `project.backends.connections` stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -74,17 +74,8 @@ class ServerBackend(Backend, Protocol):
     family: str  # the server kind, "mysql" for MySQL and MariaDB alike
     create_privilege: str  # what a user needs to create databases, as a GRANT names it
 
-    def reads_comments(self, mariadb: bool, version: Sequence[object]) -> bool:
-        """Whether the server keeps database comments we can read."""
-        ...
-
     def reads_comments_of(self, admin: Connection) -> bool:
-        """reads_comments of the server `admin` is connected to."""
-        ...
-
-    def databases_query(self, comments: bool) -> str:
-        """SQL listing the databases whose names are LIKE :prefix, with their comments (NULL
-        where the server has none to read)."""
+        """Whether the server `admin` is connected to keeps database comments we can read."""
         ...
 
     def list_databases(self, admin: Connection, prefix: str) -> list[tuple[str, str | None]]:
