@@ -349,13 +349,10 @@ def new_migration(
 def docstring(new: NewMigration) -> str:
     lines = [f"{new.app_label}.{new.name}"]
     if new.changes:
-        lines += [
-            "",
-            *(
-                change.marked.rstrip() if change.destructive else str(change)
-                for change in new.changes
-            ),
-        ]
+        lines.append("")
+        for change in new.changes:
+            lines.append(change.marked.rstrip() if change.destructive else str(change))
+            lines += [f"  {note}" for note in change.notes]  # "rewrites the table"
         if any(change.destructive for change in new.changes):
             lines += [
                 "",
