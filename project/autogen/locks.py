@@ -121,14 +121,15 @@ def operation_locks(
     flat = list(_flatten(operations))
     created = {str(op.table_name) for op in flat if isinstance(op, ops.CreateTableOp)}
     locks = []
-    proven: set[tuple[str, str]] = set()  # (table, column) with a validated NOT NULL check
     checks: dict[str, tuple[str, str]] = {}  # not-null check name -> (table, column)
+    validated: set[tuple[str, str]] = set()  # (table, constraint)
     held: dict[str, str] = {}  # table -> strongest PostgreSQL mode held since the last commit
     for op in flat:
         if isinstance(op, online.AddNotNullCheckOp):
             checks[op.constraint_name] = (op.table_name, op.column_name)
         if isinstance(op, online.ValidateConstraintOp):
-            proven |= _not_null_proofs(op, checks)
+            validated.add((op.table_name, op.constraint_name))
+        proven = _not_null_proven(op, checks, validated)
         lock = lock_of(op, dialect, created, proven)
         if dialect == POSTGRESQL and atomic and lock.shown:
             lock = _with_held(lock, held, commits=_commits_first(op))
@@ -318,19 +319,19 @@ def _commits_first(op: ops.MigrateOperation) -> bool:
     return isinstance(op, concurrent)
 
 
-def _not_null_proofs(
-    op: online.ValidateConstraintOp, checks: dict[str, tuple[str, str]]
+def _not_null_proven(
+    op: ops.MigrateOperation, checks: dict[str, tuple[str, str]], validated: set[tuple[str, str]]
 ) -> set[tuple[str, str]]:
-    """The (table, column) a validated `CHECK (column IS NOT NULL)` proves: one added in the
-    same migration, or one named as online.not_null_check_name names them (added by the
-    migration before, as makemigrations writes them)."""
-    if op.constraint_name in checks:
-        return {checks[op.constraint_name]}
-    prefix, suffix = f"ck_{op.table_name}_", online.NOT_NULL_CHECK_SUFFIX
-    name = op.constraint_name
-    if name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix + suffix):
-        return {(op.table_name, name[len(prefix) : -len(suffix)])}
-    return set()
+    """{(table, column)} when `op` sets NOT NULL on a column whose `CHECK (column IS NOT NULL)`
+    was validated before it in the migration: one added in the same migration, or one named
+    as online.not_null_check_name names it (added by the migration before, as makemigrations
+    writes them)."""
+    if not isinstance(op, ops.AlterColumnOp):
+        return set()
+    key = (str(op.table_name), op.column_name)
+    names = {name for name, column in checks.items() if column == key}
+    names.add(online.not_null_check_name(*key))
+    return {key} if any((key[0], name) in validated for name in names) else set()
 
 
 def _table(op: ops.MigrateOperation) -> str | None:

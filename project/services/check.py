@@ -88,7 +88,10 @@ def _blocking_operations(workspace: Workspace) -> list[str]:
     from project.autogen.lint import lint_locks
     from project.backends.connections import database_url
 
-    dialect = database_url(workspace.settings).get_backend_name()
+    try:
+        dialect = database_url(workspace.settings).get_backend_name()
+    except ProjectError:
+        return []  # reported already, by the engine check
     labels = [app.label for app in workspace.apps]
     return [
         f"{report.migration}: {change} takes {lock}. Use the lock-safe form, or add "
