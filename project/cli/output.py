@@ -195,7 +195,7 @@ def render_lock_lint(term: Terminal, lint: LockLint) -> None:
     verdict and the changes the running release would notice (warnings, on stderr)."""
     for warning in lint.incompatible:
         term.err(
-            f"Warning: {warning.migration} {warning.advice}  (Set allow_destructive = True once "
+            f"Warning: {warning.migration} {warning.advice} (Set allow_destructive = True once "
             "reviewed.)",
             style=WARNING,
         )
