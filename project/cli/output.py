@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from project.autogen.describe import Change
     from project.engine.history import Migration
+    from project.engine.lock_waits import LockRetry
     from project.engine.recorder import Record
     from project.engine.runner import Step
     from project.engine.scratch import ClearedStates
@@ -295,6 +296,14 @@ def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
         term.out(f"  {verb} {step.migration.key}{note}...", end="")
     else:
         term.out(" FAKED" if event == "faked" else " OK", style=SUCCESS)
+
+
+def render_lock_retry(term: Terminal, retry: LockRetry) -> None:
+    """Ends the migration's open progress line; it starts again on the retry."""
+    from project.engine.lock_waits import retry_line
+
+    term.close_line(" lock timeout", style=WARNING)
+    term.out(f"  {retry_line(retry)}", style=WARNING)
 
 
 def render_write_wait(term: Terminal) -> None:
