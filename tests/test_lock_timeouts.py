@@ -112,8 +112,11 @@ def test_settings_take_zero_but_not_negative_values(sqlite_project: Project) -> 
 
 @pytest.fixture(params=["postgresql", "mariadb"])
 def busy(request: pytest.FixtureRequest, make_project) -> Project:  # type: ignore[no-untyped-def]
+    return _busy(make_project(request.param))
+
+
+def _busy(project: Project) -> Project:
     """pets.0001 applied, one owner and one pet; pets.0002 adds a column to pets_pet."""
-    project: Project = make_project(request.param)
     project.run("migrate", check=True)
     project.insert("owners_owner", id=1, name="Ann", email="ann@example.com")
     project.insert("pets_pet", id=1, name="Tom", owner_id=1)
@@ -346,3 +349,47 @@ def test_sqlmigrate_shows_the_lock_timeout_first(make_project) -> None:  # type:
     assert out.startswith("SET lock_timeout = '250ms';\n"), out
     with_settings(project, DDL_LOCK_TIMEOUT=0)
     assert project.run("sqlmigrate", "pets", "0001", check=True).stdout.startswith("BEGIN;")
+
+
+def test_mariadb_carries_on_after_the_operations_that_committed(
+    make_project,  # type: ignore[no-untyped-def]
+) -> None:
+    """There DDL commits as it runs: the retry skips what committed (project.engine.resume)."""
+    project: Project = make_project("mariadb")
+    project.run("migrate", check=True)
+    create = 'op.create_table("pets_tag", sa.Column("id", sa.Integer(), primary_key=True))'
+    write_migration(project, "pets", "0002_weight", "pets_0001_initial", f"{create}\n{ADD_WEIGHT}")
+    with_settings(project, DDL_LOCK_RETRIES=3, **FAST)
+    with blocker(project, "SELECT * FROM pets_pet FOR UPDATE"):
+        process = start(project, "migrate")
+        _wait_until_migrate_waits(project)
+        time.sleep(1.5)  # past its lock_wait_timeout (1 s)
+    result = _finish(process)
+    assert result.returncode == 0, str(result)
+    assert "  Lock timeout on pets_pet (blocked by pid" in result.stdout, str(result)
+    assert result.stdout.endswith(
+        "  Applying pets.0002_weight (carrying on after operation 1)... OK\n"
+    ), str(result)
+    assert "pets_tag" in project.tables() and "weight" in _columns(project)
+    assert project.execute("SELECT count(*) FROM manage_migration_progress") == [(0,)]
+
+
+def test_asyncpg_times_out_and_names_the_lock_holders_after_the_failure(
+    make_project,  # type: ignore[no-untyped-def]
+) -> None:
+    """asyncpg: no watcher (a second connection would need the event loop); the table's lock
+    holders are read once the statement gave up."""
+    project = _busy(make_project("postgresql"))
+    url = sa.engine.make_url(project.driver_url).set(drivername="postgresql+asyncpg")
+    project.env["DATABASE_URL"] = url.render_as_string(hide_password=False)
+    with_settings(project, DDL_LOCK_RETRIES=1, **FAST)
+    with blocker(project) as held:
+        result = project.run("migrate")
+    assert_error(
+        result,
+        "lock timeout on pets_pet (2 attempts",
+        f"blocked by pid {held.pid} (idle in transaction): {BLOCKING_UPDATE}",
+        "It was rolled back",
+    )
+    assert "retrying in 0.2 s (1/1)" in result.stdout, str(result)
+    assert "weight" not in _columns(project)

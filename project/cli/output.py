@@ -300,10 +300,8 @@ def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
 
 def render_lock_retry(term: Terminal, retry: LockRetry) -> None:
     """Ends the migration's open progress line; it starts again on the retry."""
-    from project.engine.lock_waits import retry_line
-
     term.close_line(" lock timeout", style=WARNING)
-    term.out(f"  {retry_line(retry)}", style=WARNING)
+    term.out(f"  {retry.line()}", style=WARNING)
 
 
 def render_write_wait(term: Terminal) -> None:

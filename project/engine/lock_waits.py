@@ -51,6 +51,10 @@ class LockRetry:
     attempt: int  # this retry's number, from 1
     retries: int  # DDL_LOCK_RETRIES
 
+    def line(self) -> str:
+        """What migrate prints before it runs the migration again."""
+        return retry_line(self)
+
 
 def retry_delays(retries: int, first: float) -> list[float]:
     """The pause before each retry: `first`, then doubled each time."""
