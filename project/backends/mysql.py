@@ -171,7 +171,7 @@ class MySQLLockWaits:
         if not getattr(connection.dialect, "is_mariadb", False):
             return None
         return (
-            f"SET SESSION max_statement_time = {seconds:g}",
+            f"SET SESSION max_statement_time = {seconds:.3f}",
             "SET SESSION max_statement_time = DEFAULT",
         )
 

@@ -314,15 +314,15 @@ class _Runner:
     ) -> None:
         """The migration rolled back (on MySQL/MariaDB: its operations done stay recorded, the
         one that timed out did not apply): say so, wait, and have the next run start it again."""
-        from project.engine.lock_waits import table_of, wait_to_retry
+        from project.engine.lock_waits import wait_to_retry
 
         step = self.current
         assert step is not None and self.on_lock_retry is not None
         self._mark_failed(exc)
         if self.connection.in_transaction():
             self.connection.rollback()
-        table = (blockers[0].table if blockers else "") or table_of(getattr(exc, "statement", None))
         delay = delays[attempt - 1]
+        table = _waited_table(exc, blockers)
         self.on_lock_retry(
             LockRetry(step.migration.key, table, blockers, delay, attempt, len(delays))
         )
@@ -342,10 +342,10 @@ class _Runner:
         return " (its operations done are recorded; migrate carries on after them)"
 
     def _lock_reason(self, exc: Exception, blockers: tuple[Blocker, ...], attempts: int) -> str:
-        from project.engine.lock_waits import gave_up, table_of
+        from project.engine.lock_waits import gave_up
 
-        table = (blockers[0].table if blockers else "") or table_of(getattr(exc, "statement", None))
-        return gave_up(table, attempts, blockers, self.workspace.settings.ddl_lock_timeout)
+        timeout = self.workspace.settings.ddl_lock_timeout
+        return gave_up(_waited_table(exc, blockers), attempts, blockers, timeout)
 
     def _steps(self, heads: tuple[str, ...], context: MigrationContext) -> Iterator[RevisionStep]:
         """Alembic asks for the next step once the previous one has committed."""
@@ -599,6 +599,13 @@ def _bookkeeping(statement: str) -> bool:
     first = text.split(None, 1)[0].upper() if text else ""
     lowered = text.lower()
     return first in READS or first == "COMMIT" or any(name in lowered for name in OURS)
+
+
+def _waited_table(exc: Exception, blockers: tuple[Blocker, ...]) -> str:
+    """The table a statement that gave up waited for: as the server said, else as it names."""
+    from project.engine.lock_waits import table_of
+
+    return (blockers[0].table if blockers else "") or table_of(getattr(exc, "statement", None))
 
 
 def _shorten(statement: str) -> str:
