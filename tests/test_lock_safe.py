@@ -266,3 +266,31 @@ def test_the_same_changes_stay_ordinary_elsewhere(make_project: object, backend:
     )
     # Not reversed here: MariaDB refuses to drop the index that the foreign key has taken
     # over, since the foreign key goes with the first of the two migrations (see the README).
+
+
+def test_mariadb_runs_ddl_online_and_says_when_it_could_not(make_project: object) -> None:
+    """An index and a column are asked for online (LOCK=NONE, INSTANT): they apply as usual.
+    A column MariaDB cannot add instantly (one with a UNIQUE index) is run as written, and migrate
+    says that it locked the table."""
+    from conftest import write_migration
+
+    project = make_project("mariadb")  # type: ignore[operator]
+    online = (
+        'op.create_index("ix_pets_pet_name", "pets_pet", ["name"])\n'
+        'op.add_column("pets_pet", sa.Column("weight", sa.Integer(), nullable=True))'
+    )
+    write_migration(project, "pets", "0002_online", "pets_0001_initial", online)
+    done = project.run("migrate", check=True)
+    assert "could not run" not in done.stdout + done.stderr
+    assert "weight" in str(project.execute("SHOW COLUMNS FROM pets_pet"))
+    locked = 'op.execute("ALTER TABLE pets_pet ADD COLUMN n INTEGER UNIQUE")'
+    write_migration(project, "pets", "0003_locked", "pets_0002_online", locked)
+    result = project.run("migrate", check=True)
+    assert (
+        "  Applying pets.0003_locked... OK\n"
+        "  pets.0003_locked: the server could not run `ALTER TABLE pets_pet ADD COLUMN n INTEGER "
+        "UNIQUE` online (ALGORITHM=INSTANT is not supported for this "
+        "operation. Try ALGORITHM=INPLACE); it ran with a table lock, so writes to the table "
+        "waited for it.\n"
+    ) in result.stdout
+    assert "n" in [row[0] for row in project.execute("SHOW COLUMNS FROM pets_pet")]

@@ -11,6 +11,7 @@ A statement the server cannot run that way fails at once with ER_ALTER_OPERATION
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # ER_ALTER_OPERATION_NOT_SUPPORTED, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON (and, for
 # ALGORITHM=INSTANT, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON is what MariaDB sends too).
@@ -63,3 +64,24 @@ def refused_online(error: BaseException) -> str | None:
     if arguments and arguments[0] in NOT_ONLINE:
         return str(arguments[1]) if len(arguments) > 1 else "not supported"
     return None
+
+
+@dataclass(frozen=True)
+class NotOnline:
+    """A statement MariaDB/MySQL could not run online, run as written (writes waited)."""
+
+    migration: str  # its key, app.name
+    statement: str
+    reason: str
+    told_after_done = True  # once its migration's progress line is closed (cli.output)
+
+    def line(self) -> str:
+        shown = " ".join(self.statement.split())
+        shown = shown if len(shown) <= SHOWN else shown[: SHOWN - 1] + "…"
+        return (
+            f"{self.migration}: the server could not run `{shown}` online ({self.reason}); "
+            "it ran with a table lock, so writes to the table waited for it."
+        )
+
+
+SHOWN = 100  # characters of the statement in the line

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from project.autogen.describe import Change
     from project.autogen.lint import LockLint
     from project.autogen.locks import Lock
+    from project.backends.online_ddl import NotOnline
     from project.engine.history import Migration
     from project.engine.lock_waits import LockRetry
     from project.engine.recorder import Record
@@ -349,8 +350,12 @@ def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
         term.out(" FAKED" if event == "faked" else " OK", style=SUCCESS)
 
 
-def render_lock_retry(term: Terminal, retry: LockRetry) -> None:
-    """Ends the migration's open progress line; it starts again on the retry."""
+def render_lock_retry(term: Terminal, retry: LockRetry | NotOnline) -> None:
+    """A lock timeout ends the migration's open progress line; it starts again on the
+    retry. A statement MySQL/MariaDB could not run online is told once its migration is done."""
+    if getattr(retry, "told_after_done", False):  # a NotOnline (output imports nothing)
+        term.out(f"  {retry.line()}", style=WARNING)
+        return
     term.close_line(" lock timeout", style=WARNING)
     term.out(f"  {retry.line()}", style=WARNING)
 

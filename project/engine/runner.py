@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from project.backends import backend_for
+from project.backends.online_ddl import NotOnline
 from project.engine import recorder, resume
 from project.engine.lock_waits import LockRetry
 from project.errors import ProjectError
@@ -51,7 +52,7 @@ Target = str | tuple[str, ...]
 # progress(event, step): event is "start" before a step runs and "done" once it committed.
 Progress = Callable[[str, Step], None]
 # Told before a migration that gave up waiting for a lock runs again (project.engine.lock_waits).
-OnLockRetry = Callable[[LockRetry], None]
+OnLockRetry = Callable[[LockRetry | NotOnline], None]
 
 
 class MigrationFailed(ProjectError):
@@ -141,6 +142,10 @@ class _Runner:
         # Without transactional DDL, each operation done is recorded (project.engine.resume).
         self.autocommits = not self.backend.transactional_ddl  # DDL commits
         self.resumable = record and self.autocommits
+        # MySQL/MariaDB: DDL asks to run online (project.backends.online_ddl); what could not
+        # is run as written and told through on_lock_retry once its migration is done.
+        self.online = self.resumable and self.waits is not None
+        self.not_online: list[NotOnline] = []
         self.rows_committed: list[int] = []  # positions of the step's progress rows, committed
         self.rows_pending: list[int] = []  # and written since the last commit
         self.progress_rows: dict[str, list[recorder.Progress]] = {}
@@ -174,11 +179,15 @@ class _Runner:
             **self.backend.alembic_options,  # SQLite: its DDL can roll back
         }
         event.listen(self.connection, "before_cursor_execute", self._record)
+        if self.online:  # after _record, which keeps the statements as the migration wrote them
+            event.listen(self.connection, "before_cursor_execute", self._ask_online, retval=True)
         event.listen(self.connection, "after_cursor_execute", self._executed)
         try:
             with self._watching():
                 self._run_with_retries(config)
         finally:
+            if self.online:
+                event.remove(self.connection, "before_cursor_execute", self._ask_online)
             event.remove(self.connection, "before_cursor_execute", self._record)
             event.remove(self.connection, "after_cursor_execute", self._executed)
             self._reset_timeouts()
@@ -423,7 +432,7 @@ class _Runner:
                 return resume.skipped_result(operation, context)
         self.in_operation, self.operation_committed = True, False
         try:
-            result = run()
+            result = self._run_online(run, step)
         except BaseException:
             self.failed_partly = self.operation_committed
             raise
@@ -433,6 +442,43 @@ class _Runner:
         # too, so a kill now leaves nothing in doubt. Row changes commit with their row.
         check = resume.check_of(operation, context, created=result)
         self._record_row(self._row(position, description, check), commit=self.operation_committed)
+        return result
+
+    def _ask_online(
+        self,
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> tuple[str, Any]:
+        from project.backends.online_ddl import online_form
+
+        online = online_form(statement) if self.online and self.in_operation else None
+        return (online or statement), parameters
+
+    def _run_online(self, run: Callable[[], Any], step: Step) -> Any:
+        """Run the operation with its DDL asking to run online; if the server refuses (the
+        statement did not apply), run it as written."""
+        from project.backends.online_ddl import refused_online
+
+        try:
+            return run()
+        except Exception as exc:
+            reason = refused_online(exc) if self.online else None
+            if reason is None or self.operation_committed:
+                raise
+            statement = str(getattr(exc, "statement", "") or "")
+        self.online = False
+        try:
+            result = run()
+        finally:
+            self.online = True
+        plain = statement.replace(" ALGORITHM=INPLACE LOCK=NONE", "").replace(
+            ", ALGORITHM=INSTANT", ""
+        )
+        self.not_online.append(NotOnline(step.migration.key, plain, reason))
         return result
 
     def _next(self, resumed: resume.Resume | None) -> int:
@@ -502,6 +548,11 @@ class _Runner:
         if self.current is not None:
             self.progress("faked" if self.faked else "done", self.current)
             self.completed, self.current = self.current, None
+        notices, self.not_online = self.not_online, []
+        tell = self.on_lock_retry
+        if tell is not None:
+            for notice in notices:
+                tell(notice)
 
     def _record(
         self,
