@@ -25,9 +25,7 @@ BOUND = 1.0  # seconds: no write may wait longer while our migration runs
 
 
 @pytest.fixture(scope="module")
-def lab(
-    database_servers: object, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Lab]:
+def lab(database_servers: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     server = database_servers.get("postgresql")  # type: ignore[attr-defined]
     made = Lab(server, tmp_path_factory.mktemp("traffic"), ROWS)
     try:

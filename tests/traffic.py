@@ -297,7 +297,9 @@ def _write_until_stopped(url: str, table: str, rows: int) -> Report:
 def clean_env(database_url: str) -> dict[str, str]:
     """This process's environment pointed at `database_url`: ours reads DATABASE_URL (the
     scheme users write), plain Alembic's env.py DB_URL."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MANAGE_SETTINGS_MODULE")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MANAGE_SETTINGS_MODULE")
+    }
     env["DATABASE_URL"] = database_url.replace("postgresql+psycopg://", "postgresql://")
     env["DB_URL"] = database_url
     return env
@@ -464,7 +466,9 @@ class Lab:
 
 def squawk_hits(sql: str) -> list[str]:
     """The rule names squawk reports for `sql`, each hit once, excluded rules left out."""
-    squawk = shutil.which("squawk", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    squawk = shutil.which(
+        "squawk", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     if squawk is None:
         raise RuntimeError("squawk is missing: pip install 'squawk-cli>=2.70,<3'")
     with tempfile.TemporaryDirectory() as folder:
