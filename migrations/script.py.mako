@@ -31,6 +31,11 @@ depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 # is past them, their files can be deleted (keep this line: later migrations name them).
 replaces = ${repr(migration.replaces)}
 % endif
+% if not getattr(migration, "atomic", True):
+# Runs outside a transaction on PostgreSQL, step by step; every step is idempotent, so a
+# run that failed or was interrupted is simply run again (project.engine.online).
+atomic = False
+% endif
 
 % if migration.data:
 

@@ -42,6 +42,9 @@ class Settings:
     migrate_lock_timeout: float = 600.0  # seconds to wait for another migrate to finish
     scratch_database_max_age: float = 7 * 24 * 3600.0  # an unused scratch database is dropped
     database_targets: tuple[str, ...] = ()  # the databases one (portable) history must suit
+    # makemigrations writes lock-safe operations for existing tables on PostgreSQL
+    # (project.autogen.lock_safe): concurrent index builds, NOT VALID then VALIDATE.
+    lock_safe_migrations: bool = True
 
 
 def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
@@ -102,6 +105,7 @@ def load_settings(
             module, "SCRATCH_DATABASE_MAX_AGE", 7 * 24 * 3600.0
         ),
         database_targets=_database_targets(module),
+        lock_safe_migrations=_bool_setting(module, "LOCK_SAFE_MIGRATIONS", True),
     )
 
 

@@ -144,10 +144,12 @@ def without_drops_of_dropped_tables(
 def reverse_operations(operations: Iterable[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
     """The downgrade of these operations. Alembic's own `reverse()` forgets column renames
     and cannot reverse a table rename; a rename's reverse is the inverse rename. A schema
-    created stays (project.engine.operations.CreateSchemaOp)."""
-    return [
-        _reverse(op) for op in reversed(list(operations)) if type(op).__name__ != "CreateSchemaOp"
-    ]
+    created stays (project.engine.operations.CreateSchemaOp); a validation, and the drop of
+    a not-null check, are undone by the reverse of what they follow (project.engine.online)."""
+    from project.engine.online import UNDONE_BY_OTHERS
+
+    kept = ("CreateSchemaOp", *UNDONE_BY_OTHERS)  # nothing of theirs to undo
+    return [_reverse(op) for op in reversed(list(operations)) if type(op).__name__ not in kept]
 
 
 def _reverse(op: ops.MigrateOperation) -> ops.MigrateOperation:

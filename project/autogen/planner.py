@@ -12,7 +12,7 @@ from project.backends import backend_for
 from project.errors import ProjectError, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from alembic.operations import ops
     from alembic.runtime.migration import MigrationContext
@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from project.engine.history import History
     from project.engine.model_tables import ModelTables
     from project.engine.workspace import Workspace
+
+
+# The name of the migration of lock-safe steps after an app's ordinary one: 0004_x_concurrently.
+CONCURRENT_SUFFIX = "concurrently"
 
 
 @dataclass
@@ -115,7 +119,7 @@ class Planner:
         """Replace Alembic's one script by one per changed app, ordered by dependency."""
         from alembic.operations import ops
 
-        from project.autogen.ambiguities import with_not_null_answers
+        from project.autogen.lock_safe import explanation as lock_safe_lines
         from project.autogen.per_app import (
             name_added_constraints,
             reverse_operations,
@@ -137,40 +141,71 @@ class Planner:
         taken = {m.revision for m in self.history.migrations}
         new_revisions: dict[str, str] = {}
         by_label = {app.label: app for app in self.workspace.apps}
+        batch = backend_for(context.dialect.name).alters_by_copy  # SQLite
         for label in labels:
-            # The reverse is computed from what autogenerate found, before pruning and before
-            # the one-off defaults, so it still re-creates what upgrade drops.
-            backward = without_drops_of_dropped_tables(reverse_operations(groups[label]))
-            downgrade = ops.DowngradeOps(ops=safe_order(backward))
-            forward = without_drops_of_dropped_tables(
-                with_not_null_answers(groups[label], self.questioner)
-            )
-            upgrade = ops.UpgradeOps(ops=safe_order(forward))
-            batch = backend_for(context.dialect.name).alters_by_copy  # SQLite
-            if batch:
-                self._keep_unnamed_checks(context, upgrade.ops, downgrade.ops)
-            name_added_constraints(upgrade.ops, batch)
-            name_added_constraints(downgrade.ops, batch)
             app = by_label[label]
-            new = self._plan(app, upgrade.ops, dependencies[label], new_revisions, taken)
-            new_revisions[label] = new.revision
-            self.planned.append(new)
-            leaf = self.history.leaf(label)
-            scripts.append(
-                ops.MigrationScript(
-                    new.revision,
-                    upgrade,
-                    downgrade,
-                    message=new.name,
-                    imports=generated.imports,
-                    head=f"{label}@head" if leaf else "base",
-                    branch_label=None if leaf else label,
-                    version_path=str(app.migrations_dir),
-                    depends_on=new.depends_on or None,
+            previous: NewMigration | None = None
+            parts = self._parts(context, groups[label])
+            split = len(parts) > 1 or not parts[0][2]  # lock-safe steps: say what they do
+            for found, forward, atomic in parts:
+                # The reverse is computed from what autogenerate found, before pruning and
+                # before the one-off defaults, so it still re-creates what upgrade drops.
+                backward = without_drops_of_dropped_tables(reverse_operations(found))
+                downgrade = ops.DowngradeOps(ops=safe_order(backward))
+                upgrade = ops.UpgradeOps(ops=safe_order(without_drops_of_dropped_tables(forward)))
+                if batch:
+                    self._keep_unnamed_checks(context, upgrade.ops, downgrade.ops)
+                name_added_constraints(upgrade.ops, batch)
+                name_added_constraints(downgrade.ops, batch)
+                needs = dependencies[label] if previous is None else set()
+                new = self._plan(app, upgrade.ops, needs, new_revisions, taken, previous)
+                self.planned.append(new)
+                leaf = self.history.leaf(label)
+                if previous is not None:
+                    head, branch_label = previous.revision, None
+                else:
+                    head = f"{label}@head" if leaf else "base"
+                    branch_label = None if leaf else label
+                scripts.append(
+                    ops.MigrationScript(
+                        new.revision,
+                        upgrade,
+                        downgrade,
+                        message=new.name,
+                        imports=generated.imports,
+                        head=head,
+                        branch_label=branch_label,
+                        version_path=str(app.migrations_dir),
+                        depends_on=new.depends_on or None,
+                    )
                 )
-            )
-            add_template(self.workspace.config, new.revision, MigrationTemplate(docstring(new)))
+                text = docstring(new, lock_safe_lines(upgrade.ops, not atomic) if split else ())
+                template = MigrationTemplate(text, atomic=atomic)
+                add_template(self.workspace.config, new.revision, template)
+                previous = new
+            if previous is not None:
+                new_revisions[label] = previous.revision
         directives[:] = scripts if self.write else []
+
+    def _parts(
+        self, context: MigrationContext, operations: list[ops.MigrateOperation]
+    ) -> list[tuple[list[ops.MigrateOperation], list[ops.MigrateOperation], bool]]:
+        """(operations found, the same with the user's answers, atomic) of each migration
+        an app's changes make: one, or on PostgreSQL with LOCK_SAFE_MIGRATIONS a second one
+        of lock-safe steps (project.autogen.lock_safe) when there are any."""
+        from project.autogen.ambiguities import with_not_null_answers
+        from project.autogen.lock_safe import split_lock_safe
+        from project.autogen.per_app import name_added_constraints
+
+        answered = with_not_null_answers(operations, self.questioner)
+        lock_safe = self.workspace.settings.lock_safe_migrations
+        if not (lock_safe and context.dialect.name == "postgresql"):
+            return [(operations, answered, True)]
+        name_added_constraints(operations, sqlite=False)  # a validation names its constraint
+        first, second = split_lock_safe(operations)
+        first_answered, second_answered = split_lock_safe(answered)
+        parts = [(first, first_answered, True), (second, second_answered, False)]
+        return [part for part in parts if part[1]]
 
     def _keep_unnamed_checks(
         self,
@@ -293,13 +328,18 @@ class Planner:
         needs: set[str],
         new_revisions: dict[str, str],
         taken: set[str],
+        previous: NewMigration | None = None,
     ) -> NewMigration:
+        """`previous`: the migration of the same app this one follows (its lock-safe steps)."""
         from project.autogen.describe import describe_operations, suggest_name
 
         changes = describe_operations(operations, app.label)
         leaf = self.history.leaf(app.label)
-        name = self.name or ("initial" if leaf is None else suggest_name(changes))
-        new = new_migration(self.history, app, name, changes, taken)
+        if previous is not None:
+            name = f"{previous.name[5:]}_{CONCURRENT_SUFFIX}"
+        else:
+            name = self.name or ("initial" if leaf is None else suggest_name(changes))
+        new = new_migration(self.history, app, name, changes, taken, previous)
         already = self.history.applied([leaf.revision]) if leaf else set()
         for other in sorted(needs):
             other_leaf = self.history.leaf(other)
@@ -326,15 +366,24 @@ def require_migration_name(name: str) -> None:
 
 
 def new_migration(
-    history: History, app: AppConfig, name: str, changes: list[Change], taken: set[str]
+    history: History,
+    app: AppConfig,
+    name: str,
+    changes: list[Change],
+    taken: set[str],
+    previous: NewMigration | None = None,
 ) -> NewMigration:
-    """The next migration of `app`, named as Alembic will name its file: lower case (its
-    slug is), and refused rather than cut when too long."""
+    """The next migration of `app` (after `previous`, one planned in the same run), named
+    as Alembic will name its file: lower case (its slug is), and refused rather than cut
+    when too long."""
     from project.autogen.per_app import migration_number, revision_id
     from project.engine.config import MAX_FILE_NAME
 
     leaf = history.leaf(app.label)
-    number = migration_number(leaf.name if leaf else None, len(history.for_app(app.label)))
+    if previous is not None:
+        number = migration_number(previous.name, 0)
+    else:
+        number = migration_number(leaf.name if leaf else None, len(history.for_app(app.label)))
     stem = f"{number:04d}_{name.lower()}"
     if len(stem) > MAX_FILE_NAME:
         raise UsageError(
@@ -346,7 +395,8 @@ def new_migration(
     return NewMigration(app.label, stem, revision, app.migrations_dir / f"{stem}.py", changes)
 
 
-def docstring(new: NewMigration) -> str:
+def docstring(new: NewMigration, notes: Sequence[str] = ()) -> str:
+    """The migration's docstring: its name, its changes, then `notes` (paragraph lines)."""
     lines = [f"{new.app_label}.{new.name}"]
     if new.changes:
         lines += [
@@ -363,6 +413,8 @@ def docstring(new: NewMigration) -> str:
                 "below, for makemigrations --lint.",
             ]
         lines.append("")
+    if notes:
+        lines += [*([] if new.changes else [""]), *notes, ""]
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ class MigrationTemplate:
     docstring: str  # the module docstring: "app.0002_name", then what it does
     data: bool = False  # a data migration: forward() and backward() instead of op.* calls
     replaces: tuple[str, ...] = ()  # a squashed migration's replaced revisions
+    atomic: bool = True  # False: lock-safe steps outside a transaction (project.engine.online)
 
 
 def add_template(config: Config, revision: str, template: MigrationTemplate) -> None:

@@ -161,8 +161,11 @@ def render_makemigrations(
             term.out(f"No changes detected in apps {', '.join(repr(label) for label in labels)}")
         else:
             term.out("No changes detected")
+    shown_app = None  # an app's migrations under one heading, as Django's
     for migration in result.migrations if verbosity >= 1 else []:
-        term.out(f"Migrations for '{migration.app_label}':", style=HEADING)
+        if migration.app_label != shown_app:
+            term.out(f"Migrations for '{migration.app_label}':", style=HEADING)
+            shown_app = migration.app_label
         term.out(f"  {display_path(migration.path)}")
         for change in migration.changes:
             term.out(f"  {change.marked}")

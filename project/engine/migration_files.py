@@ -248,9 +248,13 @@ _BUILDERS: dict[str, _Builder] = {
         a[0], a[1], a[2] if len(a) > 2 else [], unique=bool(k.get("unique"))
     ),
     "drop_index": lambda a, k: ops.DropIndexOp(a[0], a[1] if len(a) > 1 else k.get("table_name")),
-    "create_foreign_key": lambda a, k: ops.CreateForeignKeyOp(a[0], a[1], a[2], [], []),
+    "create_foreign_key": lambda a, k: ops.CreateForeignKeyOp(
+        a[0], a[1], a[2], [], [], **_not_valid(k)
+    ),
     "create_unique_constraint": lambda a, k: ops.CreateUniqueConstraintOp(a[0], a[1], []),
-    "create_check_constraint": lambda a, k: ops.CreateCheckConstraintOp(a[0], a[1], ""),
+    "create_check_constraint": lambda a, k: ops.CreateCheckConstraintOp(
+        a[0], a[1], "", **_not_valid(k)
+    ),
     "create_primary_key": lambda a, k: ops.CreatePrimaryKeyOp(a[0], a[1], []),
     "drop_constraint": lambda a, k: ops.DropConstraintOp(a[0], a[1], type_=k.get("type_")),
     "create_table_comment": lambda a, k: ops.CreateTableCommentOp(a[0], None),
@@ -261,7 +265,31 @@ _BUILDERS: dict[str, _Builder] = {
     "alter_sequence": lambda a, k: _sequence_op("AlterSequenceOp", a, k),
     "create_schema": lambda a, k: _schema_op(a[0]),
     "alter_table_options": lambda a, k: _table_options_op(a[0]),
+    "create_index_concurrently": lambda a, k: _online_op(
+        "CreateIndexConcurrentlyOp", a[0], a[1], a[2] if len(a) > 2 else [], unique=k.get("unique")
+    ),
+    "drop_index_concurrently": lambda a, k: _online_op(
+        "DropIndexConcurrentlyOp", a[0], table_name=a[1] if len(a) > 1 else k.get("table_name")
+    ),
+    "validate_constraint": lambda a, k: _online_op("ValidateConstraintOp", a[0], a[1]),
+    "create_unique_constraint_concurrently": lambda a, k: _online_op(
+        "CreateUniqueConstraintConcurrentlyOp", a[0], a[1], a[2] if len(a) > 2 else []
+    ),
+    "add_not_null_check": lambda a, k: _online_op("AddNotNullCheckOp", a[0], a[1], a[2]),
+    "drop_not_null_check": lambda a, k: _online_op("DropNotNullCheckOp", a[0], a[1]),
 }
+
+
+def _not_valid(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`postgresql_not_valid=True`: added without checking the rows (project.engine.online)."""
+    return {"postgresql_not_valid": True} if kwargs.get("postgresql_not_valid") is True else {}
+
+
+def _online_op(name: str, *args: Any, **kwargs: Any) -> ops.MigrateOperation:
+    from project.engine import online
+
+    kind: type[ops.MigrateOperation] = getattr(online, name)
+    return kind(*args, **{key: value for key, value in kwargs.items() if value is not None})
 
 
 def _table_options_op(table: str) -> ops.MigrateOperation:

@@ -275,3 +275,6 @@ def load_dialect_plugins(dialect: str) -> None:
     from project.backends import backend_for
 
     backend_for(dialect).load_plugins()
+
+
+from project.engine import online  # noqa: F401 - registers the lock-safe operations
