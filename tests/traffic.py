@@ -159,6 +159,19 @@ else:
         with context.begin_transaction():
             context.run_migrations()
 """
+# `alembic revision --autogenerate -m change`, then `alembic upgrade head --sql` (the SQL on
+# stdout), through Alembic's command API in one process: one interpreter start, not two.
+PLAIN_WRITE = """import sys
+from contextlib import redirect_stdout
+
+from alembic import command
+from alembic.config import Config
+
+config = Config("alembic.ini", stdout=sys.stderr, output_buffer=sys.stdout)
+with redirect_stdout(sys.stderr):  # "Generating ... done" is printed to sys.stdout
+    command.revision(config, message="change", autogenerate=True)
+command.upgrade(config, "head", sql=True)
+"""
 PLAIN_INI = """[alembic]
 script_location = %(here)s/alembic
 prepend_sys_path = .
@@ -442,16 +455,14 @@ class Lab:
         return Outcome(change.name, "ours", migrate, seen.report, sql, written)
 
     def plain(self, change: Change) -> Outcome:
-        """`alembic revision --autogenerate`, then `alembic upgrade head` under traffic."""
+        """Alembic's autogenerate writes the revision, then `alembic upgrade head` under traffic."""
         folder = write_plain_project(self.work / f"plain-{uuid.uuid4().hex[:8]}", change)
         url = self.copy(plain=True)
         env = clean_env(url)
-        alembic = [sys.executable, "-m", "alembic"]
-        checked(run([*alembic, "revision", "--autogenerate", "-m", "change"], folder, env))
+        sql = [checked(run([sys.executable, "-c", PLAIN_WRITE], folder, env)).stdout]
         written = sorted(p.name for p in (folder / "alembic" / "versions").glob("*.py"))
-        sql = [checked(run([*alembic, "upgrade", "head", "--sql"], folder, env)).stdout]
         with traffic(url, self.rows) as seen:
-            migrate = run([*alembic, "upgrade", "head"], folder, env)
+            migrate = run([sys.executable, "-m", "alembic", "upgrade", "head"], folder, env)
         assert seen.report is not None
         return Outcome(change.name, "plain Alembic", migrate, seen.report, sql, written)
 
@@ -484,6 +495,8 @@ def squawk_hits(sql: str) -> list[str]:
     if result.returncode not in (0, 1):
         raise RuntimeError(f"squawk failed: exit {result.returncode}\n{result.stderr}")
     found = json.loads(result.stdout or "[]")
+    if any(hit["rule_name"] == "syntax-error" for hit in found):  # it judged nothing
+        raise RuntimeError(f"squawk could not parse the SQL:\n{sql}")
     return [hit["rule_name"] for hit in found if hit["rule_name"] not in EXCLUDED_RULES]
 
 
