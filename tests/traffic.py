@@ -397,17 +397,21 @@ class Lab:
         self.rows = rows
         self.template = f"traffic_tpl_{uuid.uuid4().hex[:10]}"
         self.ours_base = work / "ours-base"
+        self.template_url = ""
         self.databases: list[str] = [self.template]
 
     def prepare(self) -> None:
         """The template: `shop`'s first migration written and applied, then populated."""
-        url = self.server.create_database(self.template)  # type: ignore[attr-defined]
+        self.template_url = self.server.create_database(self.template)  # type: ignore[attr-defined]
         write_our_project(self.ours_base)
         manage = [sys.executable, "manage.py"]
-        env = clean_env(url)
+        env = clean_env(self.template_url)
         checked(run([*manage, "makemigrations", "shop", "-n", "initial"], self.ours_base, env))
         checked(run([*manage, "migrate"], self.ours_base, env))
-        populate(url, self.rows)
+        # makemigrations compares with a replay of the history on the server, kept (as
+        # `mstate_...`) per configured database: made now, once, for every change's run.
+        checked(run([*manage, "makemigrations", "--check"], self.ours_base, env))
+        populate(self.template_url, self.rows)
 
     def copy(self, plain: bool) -> str:
         """A new database, a copy of the template; for plain Alembic without our history
@@ -439,7 +443,10 @@ class Lab:
         manage = [sys.executable, "manage.py"]
         (folder / "apps" / "shop" / "models.py").write_text(models_source(change, plain=False))
         before = set(os.listdir(folder / "apps" / "shop" / "migrations"))
-        checked(run([*manage, "makemigrations"], folder, env, change.answers))
+        # Written as on a developer's machine (configured: the template, whose replayed
+        # history is kept), applied as on production (the copy).
+        written_env = clean_env(self.template_url)
+        checked(run([*manage, "makemigrations"], folder, written_env, change.answers))
         written = sorted(
             name
             for name in set(os.listdir(folder / "apps" / "shop" / "migrations")) - before
