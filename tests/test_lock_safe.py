@@ -94,6 +94,13 @@ def test_a_new_table_and_a_dropped_column_need_no_lock_safe_steps() -> None:
     assert [type(op).__name__ for op in first[2].ops] == ["DropIndexOp", "DropColumnOp"]
 
 
+def test_a_table_the_migration_drops_keeps_its_drops_in_place() -> None:
+    gone = ops.DropIndexOp("ix_t_a", "t", _reverse=ops.CreateIndexOp("ix_t_a", "t", ["a"]))
+    first, second = split_lock_safe([ops.ModifyTableOps("t", [gone]), ops.DropTableOp("t")])
+    assert second == []
+    assert type(first[0].ops[0]) is ops.DropIndexOp
+
+
 def test_a_dropped_index_is_dropped_concurrently_and_rebuilt_so_on_downgrade() -> None:
     gone = ops.DropIndexOp("ix_t_a", "t", _reverse=ops.CreateIndexOp("ix_t_a", "t", ["a"]))
     first, [later] = split_lock_safe([ops.ModifyTableOps("t", [gone])])
@@ -197,6 +204,8 @@ def test_an_interrupted_concurrent_build_is_rebuilt_on_the_next_run(make_project
     failed = project.run("migrate")
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert "uq_pets_pet_sex" in failed.stderr
+    assert "those before this one stayed applied" in failed.stderr
+    assert "run migrate again once the cause is fixed" in failed.stderr
     invalid = "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('uq_pets_pet_sex')"
     assert project.execute(invalid) == [(False,)]
     assert project.versions() == {"owners_0002_lowercase_emails", "pets_0001_initial"}

@@ -30,7 +30,10 @@ Parts = tuple[list[ops.MigrateOperation], list[ops.MigrateOperation]]
 def split_lock_safe(operations: Iterable[ops.MigrateOperation]) -> Parts:
     """(the operations of the ordinary migration, the lock-safe steps after it)."""
     operations = list(operations)
-    created = {op.table_name for op in operations if isinstance(op, ops.CreateTableOp)}
+    # Tables the migration creates (nobody sees them yet) or drops: left as they are.
+    created = {
+        op.table_name for op in operations if isinstance(op, (ops.CreateTableOp, ops.DropTableOp))
+    }
     dropped = _dropped_columns(operations)
     first: list[ops.MigrateOperation] = []
     second: list[ops.MigrateOperation] = []

@@ -31,6 +31,7 @@ class Migration:
     path: Path
     reversible: bool = True  # False: a data migration without a backward function
     replaces: tuple[str, ...] = ()  # a squashed migration's replaced revisions
+    atomic: bool = True  # False: lock-safe steps, each committed on its own (engine.online)
 
     @property
     def key(self) -> str:
@@ -295,6 +296,7 @@ def _migration(script: Script, apps: Sequence[AppConfig], directory: ScriptDirec
         path=path,
         reversible=not is_irreversible(script.module),
         replaces=replaced_by(script),
+        atomic=getattr(script.module, "atomic", True) is not False,
     )
 
 

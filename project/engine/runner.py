@@ -376,6 +376,11 @@ class _Runner:
         message = f"{verb} {step.migration.key} {what}{at}" + (f": {_reason(exc)}" if exc else "")
         if step.forward and not step.migration.down_revisions and "exists" in str(exc):
             message += " (if the database had these tables before, run 'migrate --fake-initial')"
+        if self.backend.transactional_ddl and not step.migration.atomic:
+            return (
+                f"{message}. Its steps run one by one, and those before this one stayed "
+                "applied; each step is idempotent, so run migrate again once the cause is fixed."
+            )
         if self.backend.transactional_ddl:
             return f"{message}. It was rolled back; the database is as it was before it."
         kept = self.statements[: self.kept]
