@@ -7,13 +7,15 @@ s SQL, ? anything else.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from alembic.operations import ops
 from sqlalchemy.schema import Computed
 
 from project.adapter.internals import reflected, type_affinity
+from project.autogen.locks import rewrites_table
+from project.engine import online
 
 # Django caps automatic names at 52 characters and ends them with "_and_more".
 MAX_NAME_LENGTH = 52
@@ -27,6 +29,9 @@ class Change:
     fragment: str | None = None  # part of an automatic migration name, None for none
     whole_table: bool = False  # creates or drops the table itself
     destructive: bool = False  # may lose data or fail on existing rows
+    rewrites: bool = False  # copies every row of an existing table (project.autogen.locks)
+    # The operation described, for the lock lint (project.autogen.lint); None for a drift.
+    operation: ops.MigrateOperation | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.glyph} {self.text}"
@@ -35,6 +40,14 @@ class Change:
     def marked(self) -> str:
         """`! - Drop column ...` for a destructive change, `  + Create ...` otherwise."""
         return f"{'!' if self.destructive else ' '} {self}"
+
+    @property
+    def notes(self) -> list[str]:
+        """Lines said under the change (in makemigrations' output and the docstring)."""
+        return [REWRITE_NOTE] if self.rewrites else []
+
+
+REWRITE_NOTE = "rewrites the table: every row is copied while the table is locked"
 
 
 def describe_operations(
@@ -56,7 +69,12 @@ def describe_operations(
         if isinstance(op, ops.AddColumnOp) and isinstance(op.column.server_default, Computed)
     }
     return [
-        replace(describe(op, label), destructive=_destructive(op, created, filled, readded))
+        replace(
+            describe(op, label),
+            destructive=_destructive(op, created, filled, readded),
+            rewrites=str(getattr(op, "table_name", "")) not in created and rewrites_table(op),
+            operation=op,
+        )
         for op in flat
     ]
 
@@ -133,6 +151,9 @@ def suggest_name(changes: list[Change]) -> str:
 def describe(op: ops.MigrateOperation, label: str = "") -> Change:
     table = table_of(op)
     short = _short(table or "", label)
+    online_change = _describe_online(op, table, short)
+    if online_change is not None:
+        return online_change
     if isinstance(op, ops.CreateTableOp):
         return Change("+", f"Create table {table}", table, short, whole_table=True)
     if isinstance(op, ops.DropTableOp):
@@ -161,9 +182,11 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
     if isinstance(op, ops.AddConstraintOp):
         kind = _CONSTRAINT_KINDS.get(op.constraint_type, "constraint")
         name = getattr(op, "constraint_name", None)  # every concrete constraint op has one
+        not_valid = " (not valid)" if getattr(op, "kw", {}).get("postgresql_not_valid") else ""
         return Change(
             "+",
-            f"Create {kind} {name} on {table}" if name else f"Create {kind} on {table}",
+            (f"Create {kind} {name} on {table}" if name else f"Create {kind} on {table}")
+            + not_valid,
             table,
             f"{short}_{_CONSTRAINT_FRAGMENTS.get(kind, 'constraint')}",
         )
@@ -209,6 +232,36 @@ def describe(op: ops.MigrateOperation, label: str = "") -> Change:
         return Change("s", "Run SQL", None, None)
     what = getattr(op, "call_name", None) or type(op).__name__
     return Change("?", f"{what} on {table}" if table else what, table, None)
+
+
+def _describe_online(op: ops.MigrateOperation, table: str | None, short: str) -> Change | None:
+    """The lock-safe operations (project.engine.online), named like the plain ones they
+    stand for, so a migration's name does not change with them."""
+    if isinstance(op, online.CreateIndexConcurrentlyOp):
+        kind = "unique index" if op.unique else "index"
+        fragment = f"{short}_{_column_names(op.columns)}_index"
+        return Change(
+            "+", f"Create {kind} {op.index_name} on {table} (concurrently)", table, fragment
+        )
+    if isinstance(op, online.DropIndexConcurrentlyOp):
+        fragment = f"remove_{short}_{_index_suffix(op.index_name)}"
+        return Change(
+            "-", f"Drop index {op.index_name} from {table} (concurrently)", table, fragment
+        )
+    if isinstance(op, online.CreateUniqueConstraintConcurrentlyOp):
+        text = f"Create unique constraint {op.constraint_name} on {table} (concurrently)"
+        return Change("+", text, table, f"{short}_unique")
+    if isinstance(op, online.ValidateConstraintOp):
+        return Change("~", f"Validate constraint {op.constraint_name} on {table}", table, None)
+    if isinstance(op, online.AddNotNullCheckOp):
+        text = (
+            f"Create check constraint {op.constraint_name} on {table} "
+            f"({op.column_name} IS NOT NULL, not valid)"
+        )
+        return Change("+", text, table, f"alter_{short}_{op.column_name}")
+    if isinstance(op, online.DropNotNullCheckOp):
+        return Change("-", f"Drop check constraint {op.constraint_name} from {table}", table, None)
+    return None
 
 
 def table_of(op: ops.MigrateOperation) -> str | None:

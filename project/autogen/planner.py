@@ -399,13 +399,10 @@ def docstring(new: NewMigration, notes: Sequence[str] = ()) -> str:
     """The migration's docstring: its name, its changes, then `notes` (paragraph lines)."""
     lines = [f"{new.app_label}.{new.name}"]
     if new.changes:
-        lines += [
-            "",
-            *(
-                change.marked.rstrip() if change.destructive else str(change)
-                for change in new.changes
-            ),
-        ]
+        lines.append("")
+        for change in new.changes:
+            lines.append(change.marked.rstrip() if change.destructive else str(change))
+            lines += [f"  {note}" for note in change.notes]  # "rewrites the table"
         if any(change.destructive for change in new.changes):
             lines += [
                 "",

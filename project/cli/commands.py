@@ -145,7 +145,9 @@ def makemigrations(
         typer.Option(
             "--lint",
             help="Exit with status 1 if a migration has destructive changes (marked !) and no "
-            "allow_destructive = True.",
+            "allow_destructive = True, or, on PostgreSQL, an operation that blocks reads or "
+            "writes of an existing table while it scans, rewrites or indexes it and no "
+            "allow_blocking = True.",
         ),
     ] = False,
 ) -> object:
@@ -190,7 +192,8 @@ def makemigrations(
             on_wait=lambda: output.render_write_wait(runtime.terminal),
         )
     output.render_makemigrations(runtime.terminal, result, labels, runtime.verbosity)
-    if (check and result.migrations) or result.lint:
+    blocking = result.locks is not None and result.locks.failures
+    if (check and result.migrations) or result.lint or blocking:
         raise typer.Exit(1)
     return result
 
@@ -301,9 +304,7 @@ def migrate(
         planned = service.plan_migrate(
             runtime.settings, app_label, migration_name, checks=not skip_checks
         )
-        output.render_migrate_plan(
-            term, [(step, service.step_changes(step)) for step in planned.steps]
-        )
+        output.render_migrate_plan(term, service.marked_steps(runtime.settings, planned.steps))
         return planned
     quiet = runtime.verbosity == 0
     with _stop_between_migrations(lambda: output.render_stopping(term)) as stop_requested:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from project.autogen.describe import Change
+    from project.autogen.lint import LockLint
+    from project.autogen.locks import Lock
     from project.engine.history import Migration
     from project.engine.recorder import Record
     from project.engine.runner import Step
@@ -169,8 +171,12 @@ def render_makemigrations(
         term.out(f"  {display_path(migration.path)}")
         for change in migration.changes:
             term.out(f"  {change.marked}")
+            for note in change.notes:
+                term.out(f"      {note}")
         for revision in migration.depends_on if verbosity >= 2 else []:
             term.out(f"    (depends on {revision})")
+    if result.locks is not None:
+        render_lock_lint(term, result.locks)
     if result.lint:
         term.out(
             "Destructive changes not marked as reviewed (add allow_destructive = True to the file):",
@@ -184,6 +190,48 @@ def render_makemigrations(
         term.out(
             f"Ignored {len(result.ignored_tables)} table(s) that no installed app owns "
             f"(PROTECT_UNOWNED_TABLES is on): {', '.join(result.ignored_tables)}"
+        )
+
+
+def render_lock_lint(term: Terminal, lint: LockLint) -> None:
+    """The locks of the new migrations and of every failing one, per operation; then the
+    verdict and the changes the running release would notice (warnings, on stderr)."""
+    for warning in lint.incompatible:
+        term.err(
+            f"Warning: {warning.migration} {warning.advice} (Set allow_destructive = True once "
+            "reviewed.)",
+            style=WARNING,
+        )
+    shown = [r for r in lint.reports if any(lock.shown for _, lock in r.operations)]
+    if shown and not any(lock.applies for r in shown for _, lock in r.operations):  # SQLite
+        term.out(
+            f"Locks taken on {lint.dialect}: n/a (a migration write-locks the database file, "
+            "but SQLite is embedded: there is no server traffic to keep waiting)."
+        )
+        shown = []
+    elif shown:
+        term.out(f"Locks taken on {lint.dialect}:", style=HEADING)
+    for report in shown:
+        accepted = " (allow_blocking = True)" if report.accepted and report.blocking else ""
+        term.out(f"  {report.migration}{accepted}")
+        for change, lock in report.operations:
+            if lock.shown:
+                term.out(f"    {change}")
+                term.out(f"      {'!' if lock.blocking else ' '} lock: {lock}")
+    if lint.rewrites:
+        count = lint.rewrites
+        term.out(
+            f"{count} operation{'s' if count > 1 else ''} rewrite{'' if count > 1 else 's'} the table."
+        )
+    failures = lint.failures
+    if failures:
+        count = sum(len(r.blocking) for r in failures)
+        term.out(
+            f"{count} operation{'s' if count > 1 else ''} (marked !) block{'' if count > 1 else 's'} "
+            "reads or writes of an existing table for longer than a moment, in "
+            f"{', '.join(r.migration for r in failures)}: use the lock-safe form, or add "
+            "allow_blocking = True to the file once accepted.",
+            style=ERROR,
         )
 
 
@@ -320,14 +368,20 @@ def render_stopping(term: Terminal) -> None:
     )
 
 
-def render_migrate_plan(term: Terminal, steps: list[tuple[Step, list[Change]]]) -> None:
+def render_migrate_plan(
+    term: Terminal, steps: list[tuple[Step, list[tuple[Change, Lock]]]]
+) -> None:
+    """Each operation, with the lock it takes on an existing table (marked ! when it blocks
+    reads or writes for longer than a moment)."""
     term.out("Planned operations:", style=HEADING)
     if not steps:
         term.out("  No planned migration operations.")
     for step, changes in steps:
         term.out(step.migration.key if step.forward else f"Undo {step.migration.key}")
-        for change in changes:
+        for change, lock in changes:
             term.out(f"  {change.marked}")
+            if lock.shown:
+                term.out(f"      {'!' if lock.blocking else ' '} lock: {lock}")
 
 
 # showmigrations

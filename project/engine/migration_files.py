@@ -175,10 +175,32 @@ def _column(node: ast.Call) -> Column[Any] | None:
         nullable=not (isinstance(nullable, ast.Constant) and nullable.value is False),
     )
     if "server_default" in keywords:
-        column.server_default = DefaultClause("?")  # only whether there is one matters here
+        column.server_default = _server_default(keywords["server_default"])
     if any(isinstance(a, ast.Call) and _method(a) == "Computed" for a in node.args[2:]):
         column.server_default = Computed("?")  # a generated column
     return column
+
+
+def _server_default(node: ast.expr) -> DefaultClause:
+    """The default as written, when it is a literal, `sa.text("...")` or `sa.func.name()`
+    (the lock lint tells a volatile one, which rewrites the table); else a placeholder."""
+    from sqlalchemy import text
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return DefaultClause(node.value)
+    if isinstance(node, ast.Call) and _method(node) == "text" and node.args:
+        written = _string(node.args[0])
+        if written is not None:
+            return DefaultClause(text(written))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        owner = node.func.value
+        if (
+            isinstance(owner, ast.Attribute)
+            and owner.attr == "func"
+            or (isinstance(owner, ast.Name) and owner.id == "func")
+        ):
+            return DefaultClause(text(f"{node.func.attr}()"))
+    return DefaultClause("?")  # only whether there is one is known
 
 
 def _type(node: ast.Call) -> TypeEngine[Any] | None:
@@ -245,9 +267,11 @@ _BUILDERS: dict[str, _Builder] = {
         modify_comment=k.get("comment", False),
     ),
     "create_index": lambda a, k: ops.CreateIndexOp(
-        a[0], a[1], a[2] if len(a) > 2 else [], unique=bool(k.get("unique"))
+        a[0], a[1], a[2] if len(a) > 2 else [], unique=bool(k.get("unique")), **_concurrently(k)
     ),
-    "drop_index": lambda a, k: ops.DropIndexOp(a[0], a[1] if len(a) > 1 else k.get("table_name")),
+    "drop_index": lambda a, k: ops.DropIndexOp(
+        a[0], a[1] if len(a) > 1 else k.get("table_name"), **_concurrently(k)
+    ),
     "create_foreign_key": lambda a, k: ops.CreateForeignKeyOp(
         a[0], a[1], a[2], [], [], **_not_valid(k)
     ),
@@ -283,6 +307,12 @@ _BUILDERS: dict[str, _Builder] = {
 def _not_valid(kwargs: dict[str, Any]) -> dict[str, Any]:
     """`postgresql_not_valid=True`: added without checking the rows (project.engine.online)."""
     return {"postgresql_not_valid": True} if kwargs.get("postgresql_not_valid") is True else {}
+
+
+def _concurrently(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`postgresql_concurrently=True` written by hand: it takes no lock that blocks writes."""
+    concurrently = kwargs.get("postgresql_concurrently") is True
+    return {"postgresql_concurrently": True} if concurrently else {}
 
 
 def _online_op(name: str, *args: Any, **kwargs: Any) -> ops.MigrateOperation:

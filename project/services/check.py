@@ -58,6 +58,8 @@ def check(settings: Settings, drift: bool = False) -> CheckResult:
     errors.extend(graph)
     if not graph and not errors:
         errors.extend(_unmigrated_changes(settings))
+    if not graph:
+        errors.extend(_blocking_operations(workspace))
     if drift and not graph:  # drift needs a sound history, not models that match it
         result.drift, result.applied = _drift(workspace)
     return result
@@ -76,6 +78,26 @@ def _unmigrated_changes(settings: Settings) -> list[str]:
         f"({', '.join(str(c) for c in m.changes[:3])}{', ...' if len(m.changes) > 3 else ''}): "
         f"run 'python manage.py makemigrations {m.app_label}'."
         for m in pending
+    ]
+
+
+def _blocking_operations(workspace: Workspace) -> list[str]:
+    """makemigrations --lint's lock rule (project.autogen.lint): on PostgreSQL, each
+    operation that blocks reads or writes of an existing table for longer than a moment,
+    in a migration without allow_blocking = True."""
+    from project.autogen.lint import lint_locks
+    from project.backends.connections import database_url
+
+    try:
+        dialect = database_url(workspace.settings).get_backend_name()
+    except ProjectError:
+        return []  # reported already, by the engine check
+    labels = [app.label for app in workspace.apps]
+    return [
+        f"{report.migration}: {change} takes {lock}. Use the lock-safe form, or add "
+        "allow_blocking = True to the file once accepted."
+        for report in lint_locks(workspace.history, labels, dialect).failures
+        for change, lock in report.blocking
     ]
 
 

@@ -35,7 +35,7 @@ from project.errors import DatabaseError, UsageError
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from project.autogen.lint import Finding
+    from project.autogen.lint import Finding, LockLint
     from project.engine.history import History
     from project.settings import Settings
 
@@ -51,6 +51,7 @@ class MakeMigrationsResult:
     compared_with: str = ""  # "the configured database", or how the history state was built
     notes: list[str] = field(default_factory=list)
     lint: list[Finding] | None = None  # None: not asked for
+    locks: LockLint | None = None  # the lock lint, with `lint`
 
 
 def makemigrations(
@@ -150,13 +151,18 @@ def plan_migrations(
         remember_unchanged(settings, key)
     if lint:
         from project.autogen.lint import lint as find_unreviewed
+        from project.autogen.lint import lint_locks
+        from project.backends.connections import database_url
         from project.engine.history import load_history
         from project.engine.squash_view import script_directory
 
         history = workspace.history
         if result.written:  # files just written are read again, and linted too
             history = load_history(script_directory(workspace.config), workspace.apps)
-        result.lint = find_unreviewed(history, [app.label for app in apps], result.migrations)
+        labels = [app.label for app in apps]
+        result.lint = find_unreviewed(history, labels, result.migrations)
+        dialect = database_url(settings).get_backend_name()
+        result.locks = lint_locks(history, labels, dialect, result.migrations)
     return result
 
 

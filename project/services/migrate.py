@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from project.autogen.describe import Change
+    from project.autogen.locks import Lock
     from project.engine.history import History, Migration
     from project.engine.resume import Resume
     from project.settings import Settings
@@ -310,6 +311,28 @@ def step_changes(step: Step) -> list[Change]:
     return describe_operations(
         read_operations(step.migration.path, function), step.migration.app_label
     )
+
+
+def marked_steps(
+    settings: Settings, steps: list[Step]
+) -> list[tuple[Step, list[tuple[Change, Lock]]]]:
+    """Each step's changes with the lock each takes on the configured database (for
+    `migrate --plan`; project.autogen.locks)."""
+    from project.autogen.lint import ATOMIC_MARKER, marked, module_flag
+    from project.backends.connections import database_url
+
+    dialect = database_url(settings).get_backend_name()
+    return [
+        (
+            step,
+            marked(
+                step_changes(step),
+                dialect,
+                module_flag(step.migration.path, ATOMIC_MARKER) is not False,
+            ),
+        )
+        for step in steps
+    ]
 
 
 def _plan(
