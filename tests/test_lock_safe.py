@@ -158,6 +158,9 @@ def test_makemigrations_writes_lock_safe_steps_that_apply_and_reverse(
     assert "ADD CONSTRAINT uq_pets_pet_sex UNIQUE USING INDEX uq_pets_pet_sex" in sql
     assert "VALIDATE CONSTRAINT fk_pets_pet_vet_id_owners_owner" in sql
 
+    lint = project.run("makemigrations", "--check", "--lint")  # fails: NOT NULL is destructive
+    assert "pets_pet" in lint.stdout and "! lock:" not in lint.stdout, str(lint)
+
     project.run("migrate", check=True)
     assert (
         project.run("makemigrations", "--check", check=True).stdout.strip() == "No changes detected"

@@ -84,7 +84,8 @@ def _unmigrated_changes(settings: Settings) -> list[str]:
 def _blocking_operations(workspace: Workspace) -> list[str]:
     """makemigrations --lint's lock rule (project.autogen.lint): on PostgreSQL, each
     operation that blocks reads or writes of an existing table for longer than a moment,
-    in a migration without allow_blocking = True."""
+    in a migration without allow_blocking = True that the database has not applied yet
+    (one applied long ago has done its blocking; --lint still reads every file)."""
     from project.autogen.lint import lint_locks
     from project.backends.connections import database_url
 
@@ -93,12 +94,25 @@ def _blocking_operations(workspace: Workspace) -> list[str]:
     except ProjectError:
         return []  # reported already, by the engine check
     labels = [app.label for app in workspace.apps]
+    pending = _not_applied(workspace)
     return [
         f"{report.migration}: {change} takes {lock}. Use the lock-safe form, or add "
         "allow_blocking = True to the file once accepted."
         for report in lint_locks(workspace.history, labels, dialect).failures
+        if pending is None or report.migration in pending
         for change, lock in report.blocking
     ]
+
+
+def _not_applied(workspace: Workspace) -> set[str] | None:
+    """The migrations the configured database has not run: what the next migrate would run,
+    the only ones whose locks still matter. None: the database cannot say (all count)."""
+    try:
+        with workspace.connect() as connection:
+            applied = workspace.history.applied(workspace.applied_rows(connection))
+    except ProjectError:
+        return None
+    return {m.key for m in workspace.history.migrations if m.revision not in applied}
 
 
 def _drift(workspace: Workspace) -> tuple[list[TableDrift], list[Migration]]:
