@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 DataFunction = Callable[["Session"], Any]
+# In the migration connection's `info`, set by migrate's runner (project.engine.lock_waits):
+# the statements that put a data migration under DATA_MIGRATION_STATEMENT_TIMEOUT and back.
+STATEMENT_TIMEOUT_KEY = "project.data_migration_statement_timeout"
 
 
 class IrreversibleMigration(ProjectError):
@@ -58,9 +61,15 @@ def run_with_session(function: DataFunction) -> None:
     from project.process import note_user_code
 
     note_user_code()
-    with Session(bind=op.get_bind()) as session:
+    connection = op.get_bind()
+    timeout: tuple[str, str] | None = connection.info.get(STATEMENT_TIMEOUT_KEY)
+    if timeout:
+        connection.exec_driver_sql(timeout[0])
+    with Session(bind=connection) as session:
         function(session)
         session.flush()
+    if timeout:  # after a failure the runner resets it, once the transaction rolled back
+        connection.exec_driver_sql(timeout[1])
 
 
 def is_irreversible(module: Any) -> bool:

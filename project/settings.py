@@ -8,6 +8,7 @@ module, then the SQLite default.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -45,6 +46,14 @@ class Settings:
     # makemigrations writes lock-safe operations for existing tables on PostgreSQL
     # (project.autogen.lock_safe): concurrent index builds, NOT VALID then VALIDATE.
     lock_safe_migrations: bool = True
+    # migrate's DDL waits at most this long for a table's lock, so that the queries queued
+    # behind it wait no longer either (PostgreSQL lock_timeout, MariaDB lock_wait_timeout in
+    # whole seconds); 0: not set, the server's own setting applies.
+    ddl_lock_timeout: float = 1.5
+    ddl_lock_retries: int = 5  # a migration that timed out is run again this many times
+    ddl_retry_delay: float = 1.0  # seconds before the first retry, doubled for each next one
+    # A data migration's statements are cancelled after this long (0: no limit).
+    data_migration_statement_timeout: float = 0.0
 
 
 def settings_module_name(explicit: str | None, environ: Mapping[str, str]) -> str:
@@ -106,6 +115,12 @@ def load_settings(
         ),
         database_targets=_database_targets(module),
         lock_safe_migrations=_bool_setting(module, "LOCK_SAFE_MIGRATIONS", True),
+        ddl_lock_timeout=_seconds_setting(module, "DDL_LOCK_TIMEOUT", 1.5, zero_ok=True),
+        ddl_lock_retries=_count_setting(module, "DDL_LOCK_RETRIES", 5),
+        ddl_retry_delay=_seconds_setting(module, "DDL_RETRY_DELAY", 1.0, zero_ok=True),
+        data_migration_statement_timeout=_seconds_setting(
+            module, "DATA_MIGRATION_STATEMENT_TIMEOUT", 0.0, zero_ok=True
+        ),
     )
 
 
@@ -185,10 +200,25 @@ def _bool_setting(module: ModuleType, name: str, default: bool) -> bool:
     return value
 
 
-def _seconds_setting(module: ModuleType, name: str, default: float) -> float:
+def _seconds_setting(module: ModuleType, name: str, default: float, zero_ok: bool = False) -> float:
+    """`zero_ok`: 0 is allowed (it turns the limit off)."""
     value = getattr(module, name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise SettingsError(
-            f"{name} in '{module.__name__}' must be a positive number of seconds, not {value!r}."
-        )
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value < 0
+        or (value == 0 and not zero_ok)
+        or (zero_ok and not math.isfinite(value))  # rendered into SQL: a finite number
+    ):
+        kind = "a number of seconds (0 or more)" if zero_ok else "a positive number of seconds"
+        raise SettingsError(f"{name} in '{module.__name__}' must be {kind}, not {value!r}.")
     return float(value)
+
+
+def _count_setting(module: ModuleType, name: str, default: int) -> int:
+    value = getattr(module, name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SettingsError(
+            f"{name} in '{module.__name__}' must be a whole number (0 or more), not {value!r}."
+        )
+    return value

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
     from sqlalchemy.engine import URL
 
+    from project.backends.locks import LockWaits
+
 # Opens an autocommit connection to the configured database (a lock is held on it).
 Connect = Callable[[], AbstractContextManager["Connection"]]
 
@@ -45,6 +47,8 @@ class Backend(Protocol):
     alters_by_copy: bool
     # What Alembic's context is configured with on this database, beyond our own options.
     alembic_options: Mapping[str, Any]
+    # migrate's DDL lock timeout and its retries (project.engine.lock_waits); None: none here.
+    lock_waits: LockWaits | None
 
     def migration_lock(
         self, url: URL, connect: Connect, timeout: float, on_wait: Callable[[], None]
@@ -144,6 +148,7 @@ class Unlisted:
     supports_deferrable_foreign_keys = True
     alters_by_copy = False
     alembic_options: Mapping[str, Any] = {}
+    lock_waits: LockWaits | None = None
 
     def __init__(self, name: str) -> None:
         self.name = self.label = self.server_label = name

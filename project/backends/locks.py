@@ -1,14 +1,20 @@
-"""Waiting for a lock: what the backends' locks and project.engine.locking's share."""
+"""Waiting for a lock: what the backends' locks and project.engine.locking's share, and the
+DDL lock timeouts of migrate (LockWaits)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from project.errors import DatabaseError
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 POLL_SECONDS = 0.2
+QUERY_SHOWN = 60  # characters of a blocking session's query in a message
 
 
 def poll(
@@ -45,3 +51,54 @@ def try_flock(handle: IO[Any]) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A session that holds a lock migrate's statement waits for (or may wait for)."""
+
+    pid: int  # the server's id of the session (PostgreSQL pid, MySQL connection id)
+    state: str  # "idle in transaction", "active", ...
+    query: str  # its current (or, when idle, last) statement; "" when unknown
+    table: str = ""  # the table migrate waits for, when the server says
+
+
+class LockWaits(Protocol):
+    """A server's session lock timeout for DDL, how it reports running out, and who held the
+    lock (project.engine.lock_waits retries the migration)."""
+
+    # The blockers are read while the statement waits (pg_blocking_pids is empty once it
+    # gave up), by a watcher on a second connection; else only after the failure.
+    watch_while_waiting: bool
+
+    def timeout_statements(self, seconds: float) -> tuple[str, str]:
+        """The session statement that makes DDL give up after waiting `seconds` for a lock,
+        and the one that puts the server's setting back."""
+        ...
+
+    def statement_timeout_statements(
+        self, connection: Connection, seconds: float
+    ) -> tuple[str, str] | None:
+        """Like timeout_statements, for any statement's run time; None where it cannot."""
+        ...
+
+    def timed_out(self, exc: BaseException) -> bool:
+        """Whether `exc` is a statement giving up waiting for a lock (it did not apply)."""
+        ...
+
+    def session_id(self, connection: Connection) -> int: ...
+
+    def blockers(self, connection: Connection, session: int) -> list[Blocker]:
+        """Who blocks `session` now, seen from `connection` (another session)."""
+        ...
+
+    def holders(self, connection: Connection, session: int, table: str) -> list[Blocker]:
+        """Who else holds a lock on `table` (or, where the server cannot say, has a
+        transaction open): after the statement gave up, blockers() no longer knows."""
+        ...
+
+
+def first_words(query: str, limit: int = QUERY_SHOWN) -> str:
+    """A query as a message shows it: on one line, cut after `limit` characters."""
+    text = " ".join(query.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."

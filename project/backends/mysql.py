@@ -9,18 +9,28 @@ scratch database's age is unknown. A mysql:// URL may reach either server.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from project.backends import MIGRATE_LOCK_NAME, Connect, databases_like
-from project.backends.locks import migrate_lock_timed_out
+from project.backends.locks import Blocker, LockWaits, migrate_lock_timed_out
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
     from sqlalchemy.engine import URL
 
 LOCK_NAME_LIMIT = 64  # GET_LOCK's
+LOCK_WAIT_TIMEOUT = 1205  # ER_LOCK_WAIT_TIMEOUT: a metadata lock (lock_wait_timeout) or a row lock
+# Sessions with a transaction open: one of them holds the metadata lock DDL waits for (the
+# server does not say which without the metadata_lock_info plugin). An idle one shows no query.
+OPEN_TRANSACTIONS_QUERY = (
+    "SELECT t.trx_mysql_thread_id, p.COMMAND, COALESCE(t.trx_query, p.INFO, '') "
+    "FROM information_schema.INNODB_TRX t "
+    "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
+    "WHERE t.trx_mysql_thread_id <> :session ORDER BY t.trx_started"
+)
 
 
 class MySQL:
@@ -35,6 +45,10 @@ class MySQL:
     alters_by_copy = False
     alembic_options: Mapping[str, Any] = {}
     create_privilege = "CREATE on *.*"
+    lock_waits: LockWaits | None
+
+    def __init__(self) -> None:
+        self.lock_waits = MySQLLockWaits()
 
     @contextmanager
     def migration_lock(
@@ -136,6 +150,54 @@ class MySQL:
             "SELECT IS_USED_LOCK(:name) IS NOT NULL AND IS_USED_LOCK(:name) <> CONNECTION_ID()"
         )
         return bool(connection.execute(query, {"name": name}).scalar())
+
+
+class MySQLLockWaits:
+    """lock_wait_timeout (whole seconds) bounds DDL's wait for a table's metadata lock."""
+
+    watch_while_waiting = False
+
+    def timeout_statements(self, seconds: float) -> tuple[str, str]:
+        return (
+            f"SET SESSION lock_wait_timeout = {max(1, math.ceil(seconds))}",
+            "SET SESSION lock_wait_timeout = DEFAULT",
+        )
+
+    def statement_timeout_statements(
+        self, connection: Connection, seconds: float
+    ) -> tuple[str, str] | None:
+        """MariaDB's max_statement_time (seconds); MySQL's max_execution_time bounds only
+        SELECTs, so there is none."""
+        if not getattr(connection.dialect, "is_mariadb", False):
+            return None
+        return (
+            f"SET SESSION max_statement_time = {seconds:.3f}",
+            "SET SESSION max_statement_time = DEFAULT",
+        )
+
+    def timed_out(self, exc: BaseException) -> bool:
+        arguments: tuple[object, ...] = tuple(getattr(getattr(exc, "orig", None), "args", ()))
+        return bool(arguments) and arguments[0] == LOCK_WAIT_TIMEOUT
+
+    def session_id(self, connection: Connection) -> int:
+        return int(connection.exec_driver_sql("SELECT CONNECTION_ID()").scalar_one())
+
+    def blockers(self, connection: Connection, session: int) -> list[Blocker]:
+        return self.holders(connection, session, "")
+
+    def holders(self, connection: Connection, session: int, table: str) -> list[Blocker]:
+        from sqlalchemy import text
+
+        rows = connection.execute(text(OPEN_TRANSACTIONS_QUERY), {"session": session})
+        return [
+            Blocker(
+                int(pid),
+                "idle in transaction" if command == "Sleep" else str(command).lower(),
+                str(query or ""),
+                table,
+            )
+            for pid, command, query in rows
+        ]
 
 
 class MariaDB(MySQL):

@@ -8,12 +8,13 @@ database of the server. Names are cut silently past 63 bytes, so they are refuse
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from project.backends import MIGRATE_LOCK_NAME, Connect, databases_like
-from project.backends.locks import poll
+from project.backends.locks import Blocker, LockWaits, poll
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
 
 # Advisory locks of the scratch state use the two-key form: this namespace first.
 NAMED_LOCK_NAMESPACE = 0x6D737461  # "msta"
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of lock_timeout running out (and of NOWAIT)
+# Who blocks a session while it waits: pg_blocking_pids, with the table it waits for.
+BLOCKERS_QUERY = (
+    "SELECT (SELECT w.relation::regclass::text FROM pg_locks w WHERE w.pid = :pid "
+    "AND NOT w.granted AND w.relation IS NOT NULL LIMIT 1), a.pid, a.state, a.query "
+    "FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids(:pid)) ORDER BY a.xact_start"
+)
+# Once it gave up, pg_blocking_pids is empty: who holds a lock on the table it named.
+HOLDERS_QUERY = (
+    "SELECT DISTINCT a.pid, a.state, a.query, a.xact_start FROM pg_locks l "
+    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.relation = to_regclass(:table) "
+    "AND l.granted AND l.pid <> :pid ORDER BY a.xact_start"
+)
 
 
 def named_lock_key(name: str) -> int:
@@ -44,6 +58,10 @@ class PostgreSQL:
     alters_by_copy = False
     alembic_options: Mapping[str, Any] = {}
     create_privilege = "CREATEDB (ALTER ROLE ... CREATEDB)"
+    lock_waits: LockWaits | None
+
+    def __init__(self) -> None:
+        self.lock_waits = PostgreSQLLockWaits()
 
     @contextmanager
     def migration_lock(
@@ -125,6 +143,50 @@ class PostgreSQL:
             "AND objid = :key AND objsubid = 2 AND granted AND pid <> pg_backend_pid()"
         )
         return bool(connection.execute(query, _lock_keys(name)).scalar())
+
+
+class PostgreSQLLockWaits:
+    """lock_timeout: DDL waiting for a table's lock gives up (55P03), so the queries queued
+    behind it in the lock queue are not held up for longer. Session SET, not SET LOCAL: an
+    autocommit block (CREATE INDEX CONCURRENTLY) ends the transaction SET LOCAL lives in."""
+
+    watch_while_waiting = True
+
+    def timeout_statements(self, seconds: float) -> tuple[str, str]:
+        return f"SET lock_timeout = '{_milliseconds(seconds)}ms'", "RESET lock_timeout"
+
+    def statement_timeout_statements(
+        self, connection: Connection, seconds: float
+    ) -> tuple[str, str] | None:
+        return f"SET statement_timeout = '{_milliseconds(seconds)}ms'", "RESET statement_timeout"
+
+    def timed_out(self, exc: BaseException) -> bool:
+        """psycopg's LockNotAvailable, asyncpg's LockNotAvailableError (SQLAlchemy's adapter
+        copies its sqlstate), each wrapped in SQLAlchemy's OperationalError."""
+        original = getattr(exc, "orig", None)
+        code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+        return code == LOCK_NOT_AVAILABLE
+
+    def session_id(self, connection: Connection) -> int:
+        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    def blockers(self, connection: Connection, session: int) -> list[Blocker]:
+        from sqlalchemy import text
+
+        rows = connection.execute(text(BLOCKERS_QUERY), {"pid": session})
+        return [
+            Blocker(pid, state or "", query or "", table or "") for table, pid, state, query in rows
+        ]
+
+    def holders(self, connection: Connection, session: int, table: str) -> list[Blocker]:
+        from sqlalchemy import text
+
+        rows = connection.execute(text(HOLDERS_QUERY), {"table": table, "pid": session})
+        return [Blocker(pid, state or "", query or "", table) for pid, state, query, _ in rows]
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
 
 
 def _lock_keys(name: str) -> dict[str, object]:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from project.backends import Connect
-from project.backends.locks import poll, try_flock
+from project.backends.locks import LockWaits, poll, try_flock
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -32,6 +32,7 @@ class SQLite:
     alters_by_copy = True  # SQLite cannot ALTER most things
     # Our engine emits BEGIN itself (prepare_engine), so Alembic may run DDL in a transaction.
     alembic_options: Mapping[str, Any] = {"transactional_ddl": True}
+    lock_waits: LockWaits | None = None  # one writer at a time: no lock queue to hold up
 
     @contextmanager
     def migration_lock(

@@ -317,6 +317,7 @@ def migrate(
             if quiet
             else lambda event, step: output.render_migrate_progress(term, event, step),
             on_lock_wait=lambda: output.render_lock_wait(term),
+            on_lock_retry=None if quiet else lambda retry: output.render_lock_retry(term, retry),
             stop_requested=stop_requested,
             fake=fake,
             fake_initial=fake_initial,

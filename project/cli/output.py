@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from project.autogen.lint import LockLint
     from project.autogen.locks import Lock
     from project.engine.history import Migration
+    from project.engine.lock_waits import LockRetry
     from project.engine.recorder import Record
     from project.engine.runner import Step
     from project.engine.scratch import ClearedStates
@@ -346,6 +347,12 @@ def render_migrate_progress(term: Terminal, event: str, step: Step) -> None:
         term.out(f"  {verb} {step.migration.key}{note}...", end="")
     else:
         term.out(" FAKED" if event == "faked" else " OK", style=SUCCESS)
+
+
+def render_lock_retry(term: Terminal, retry: LockRetry) -> None:
+    """Ends the migration's open progress line; it starts again on the retry."""
+    term.close_line(" lock timeout", style=WARNING)
+    term.out(f"  {retry.line()}", style=WARNING)
 
 
 def render_write_wait(term: Terminal) -> None:

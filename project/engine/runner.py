@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from project.backends import backend_for
 from project.engine import recorder, resume
+from project.engine.lock_waits import LockRetry
 from project.errors import ProjectError
 
 if TYPE_CHECKING:
+    from alembic.config import Config
     from alembic.operations import Operations
     from alembic.operations.ops import MigrateOperation
     from alembic.runtime.migration import MigrationContext, RevisionStep
     from sqlalchemy import Connection
 
+    from project.backends.locks import Blocker
     from project.engine.history import History, Migration
+    from project.engine.lock_waits import BlockerWatcher
     from project.engine.workspace import Workspace
 
 STATEMENT_SHOWN = 120  # characters of a failing SQL statement shown in an error
@@ -46,6 +50,8 @@ Target = str | tuple[str, ...]
 
 # progress(event, step): event is "start" before a step runs and "done" once it committed.
 Progress = Callable[[str, Step], None]
+# Told before a migration that gave up waiting for a lock runs again (project.engine.lock_waits).
+OnLockRetry = Callable[[LockRetry], None]
 
 
 class MigrationFailed(ProjectError):
@@ -79,13 +85,27 @@ def run_steps(
     stop_requested: Callable[[], bool] = lambda: False,
     fake: Callable[[Migration], bool] = lambda migration: False,
     record: bool = True,
+    on_lock_retry: OnLockRetry | None = None,
 ) -> None:
     """Apply (or unapply) migrations on `connection` up (or down) to `target`.
 
     `fake` says which ones to only record as applied (or unapplied) without running them;
     progress then reports "faked" instead of "done". `record` keeps our history table.
+    `on_lock_retry`: the database has traffic; DDL runs under DDL_LOCK_TIMEOUT, a migration
+    that gives up waiting for a lock is retried (and this is told), data migrations run under
+    DATA_MIGRATION_STATEMENT_TIMEOUT. None: none of that (a scratch database).
     """
-    _Runner(workspace, connection, target, forward, progress, stop_requested, fake, record).run()
+    _Runner(
+        workspace,
+        connection,
+        target,
+        forward,
+        progress,
+        stop_requested,
+        fake,
+        record,
+        on_lock_retry,
+    ).run()
 
 
 class _Runner:
@@ -99,9 +119,15 @@ class _Runner:
         stop_requested: Callable[[], bool],
         fake: Callable[[Migration], bool],
         record: bool,
+        on_lock_retry: OnLockRetry | None,
     ) -> None:
         self.workspace, self.connection = workspace, connection
         self.backend = backend_for(connection.dialect.name)
+        self.on_lock_retry = on_lock_retry
+        self.waits = self.backend.lock_waits if on_lock_retry else None
+        self.session = 0  # the server's id of our session, for naming who blocks it
+        self.watcher: BlockerWatcher | None = None
+        self.reset_statements: list[str] = []  # put the session's timeouts back at the end
         self.target, self.forward = target, forward
         self.progress, self.stop_requested = progress, stop_requested
         self.fake, self.record = fake, record
@@ -126,7 +152,6 @@ class _Runner:
         self.checksum = ""  # of the current step's file
 
     def run(self) -> None:
-        from alembic.runtime.environment import EnvironmentContext
         from sqlalchemy import event
 
         from project.engine.operations import load_dialect_plugins
@@ -135,7 +160,9 @@ class _Runner:
         if self.record:
             recorder.ensure(self.connection)
             self.recorded = recorder.revisions(self.connection)
-            self.connection.commit()
+        self._set_timeouts()
+        if self.record or self.reset_statements:
+            self.connection.commit()  # idle before Alembic begins: its autocommit_block asserts it
         if self.resumable:
             recorder.ensure_progress(self.connection)
             self.progress_rows = recorder.read_progress(self.connection)
@@ -149,28 +176,176 @@ class _Runner:
         event.listen(self.connection, "before_cursor_execute", self._record)
         event.listen(self.connection, "after_cursor_execute", self._executed)
         try:
-            with (
-                resume.tracking_operations(self._invoke) if self.resumable else nullcontext(),
-                EnvironmentContext(
-                    config,
-                    self.workspace.script,
-                    fn=self._steps,
-                    destination_rev=self.target,
-                ),
-            ):
-                self.workspace.script.run_env()
-        except ProjectError:
-            raise
-        except KeyboardInterrupt as exc:  # a second Ctrl+C: stop now
-            raise MigrationInterrupted(self._failure("was interrupted", None)) from exc
-        except Exception as exc:
-            message = self._failure("failed", exc)
-            self._mark_failed(exc)
-            raise MigrationFailed(message) from exc
+            with self._watching():
+                self._run_with_retries(config)
         finally:
             event.remove(self.connection, "before_cursor_execute", self._record)
             event.remove(self.connection, "after_cursor_execute", self._executed)
+            self._reset_timeouts()
         self._finish_current()
+
+    def _run_with_retries(self, config: Config) -> None:
+        """Alembic's run, again from the version table after a migration that gave up waiting
+        for a lock (rolled back; MySQL/MariaDB: carried on after its operations done)."""
+        from project.engine.lock_waits import retry_delays
+
+        settings = self.workspace.settings
+        delays = retry_delays(settings.ddl_lock_retries, settings.ddl_retry_delay)
+        for attempt in range(len(delays) + 1):
+            try:
+                self._run_env(config)
+                return
+            except ProjectError:
+                raise
+            except KeyboardInterrupt as exc:  # a second Ctrl+C: stop now
+                raise MigrationInterrupted(self._failure("was interrupted", None)) from exc
+            except Exception as exc:
+                timed_out = self.waits is not None and self.waits.timed_out(exc)
+                blockers = self._blockers(exc) if timed_out else ()
+                if timed_out and attempt < len(delays) and self.current:
+                    self._retry_later(exc, blockers, attempt + 1, delays)
+                    continue
+                message = self._failure(
+                    "failed",
+                    exc,
+                    self._lock_reason(exc, blockers, attempt + 1) if timed_out else None,
+                )
+                self._mark_failed(exc)
+                raise MigrationFailed(message) from exc
+
+    def _run_env(self, config: Config) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
+        with (
+            resume.tracking_operations(self._invoke) if self.resumable else nullcontext(),
+            EnvironmentContext(
+                config,
+                self.workspace.script,
+                fn=self._steps,
+                destination_rev=self.target,
+            ),
+        ):
+            self.workspace.script.run_env()
+
+    def _set_timeouts(self) -> None:
+        """Session settings, not SET LOCAL: they hold across the migrations' transactions and
+        autocommit blocks, until _reset_timeouts."""
+        from project.data import STATEMENT_TIMEOUT_KEY
+
+        settings = self.workspace.settings
+        if self.waits is None:
+            return
+        if settings.ddl_lock_timeout:
+            set_timeout, reset = self.waits.timeout_statements(settings.ddl_lock_timeout)
+            self.connection.exec_driver_sql(set_timeout)
+            self.reset_statements.append(reset)
+        data_timeout = settings.data_migration_statement_timeout
+        statements = (
+            self.waits.statement_timeout_statements(self.connection, data_timeout)
+            if data_timeout
+            else None
+        )
+        if statements:
+            self.connection.info[STATEMENT_TIMEOUT_KEY] = statements
+            self.reset_statements.append(statements[1])
+        self.session = self.waits.session_id(self.connection)
+
+    def _reset_timeouts(self) -> None:
+        from project.data import STATEMENT_TIMEOUT_KEY
+
+        self.connection.info.pop(STATEMENT_TIMEOUT_KEY, None)
+        if not self.reset_statements:
+            return
+        try:
+            if self.connection.in_transaction():
+                self.connection.rollback()  # what is left of a failure; committed work stayed
+            for statement in self.reset_statements:
+                self.connection.exec_driver_sql(statement)
+            self.connection.commit()
+        except Exception:  # noqa: BLE001 - the connection is unusable: it closes with its settings
+            return
+
+    @contextmanager
+    def _watching(self) -> Iterator[None]:
+        """A watcher of who blocks our statements, where the server can only say so while they
+        wait; its connection is opened only once a statement waits, not for every migrate."""
+        from project.engine.lock_waits import BlockerWatcher
+
+        waits = self.waits
+        # asyncio drivers: a second connection would need the event loop's greenlet.
+        if waits is None or not waits.watch_while_waiting or self.connection.dialect.is_async:
+            yield
+            return
+        engine = self.connection.engine
+
+        @contextmanager
+        def open_connection() -> Iterator[Connection]:
+            with engine.connect() as connection:
+                yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+        self.watcher = BlockerWatcher(waits, self.session, open_connection)
+        with self.watcher.watching():
+            yield
+        self.watcher = None
+
+    def _blockers(self, exc: Exception) -> tuple[Blocker, ...]:
+        """Who blocked the statement that gave up: as the watcher saw it while it waited,
+        else who holds locks on its table now."""
+        from project.engine.lock_waits import table_of
+
+        if self.watcher:
+            self.watcher.statement_ended()
+            seen = self.watcher.last_blockers()
+            if seen:
+                return seen
+        assert self.waits is not None
+        table = table_of(getattr(exc, "statement", None))
+        try:
+            if self.connection.in_transaction():
+                self.connection.rollback()
+            found = tuple(self.waits.holders(self.connection, self.session, table))
+            self.connection.rollback()
+        except Exception:  # noqa: BLE001 - who it was is a detail: the failure is still reported
+            return ()
+        return found
+
+    def _retry_later(
+        self, exc: Exception, blockers: tuple[Blocker, ...], attempt: int, delays: list[float]
+    ) -> None:
+        """The migration rolled back (on MySQL/MariaDB: its operations done stay recorded, the
+        one that timed out did not apply): say so, wait, and have the next run start it again."""
+        from project.engine.lock_waits import wait_to_retry
+
+        step = self.current
+        assert step is not None and self.on_lock_retry is not None
+        self._mark_failed(exc)
+        if self.connection.in_transaction():
+            self.connection.rollback()
+        delay = delays[attempt - 1]
+        table = _waited_table(exc, blockers)
+        self.on_lock_retry(
+            LockRetry(step.migration.key, table, blockers, delay, attempt, len(delays))
+        )
+        if not wait_to_retry(delay, self.stop_requested):
+            raise MigrationInterrupted(
+                f"Interrupted while waiting to retry {step.migration.key} after a lock timeout"
+                f"{self._rolled_back_note()}. Run migrate again to continue."
+            ) from exc
+        self.current = None  # not done: the next run starts it again
+        if self.resumable:
+            self.progress_rows = recorder.read_progress(self.connection)
+            self.connection.commit()
+
+    def _rolled_back_note(self) -> str:
+        if self.backend.transactional_ddl:
+            return " (it was rolled back)"
+        return " (its operations done are recorded; migrate carries on after them)"
+
+    def _lock_reason(self, exc: Exception, blockers: tuple[Blocker, ...], attempts: int) -> str:
+        from project.engine.lock_waits import gave_up
+
+        timeout = self.workspace.settings.ddl_lock_timeout
+        return gave_up(_waited_table(exc, blockers), attempts, blockers, timeout)
 
     def _steps(self, heads: tuple[str, ...], context: MigrationContext) -> Iterator[RevisionStep]:
         """Alembic asks for the next step once the previous one has committed."""
@@ -337,6 +512,8 @@ class _Runner:
         context: Any,
         executemany: bool,
     ) -> None:
+        if self.watcher:
+            self.watcher.statement_started()
         if _bookkeeping(statement):
             return
         step = self.current
@@ -361,19 +538,23 @@ class _Runner:
         context: Any,
         executemany: bool,
     ) -> None:
+        if self.watcher:
+            self.watcher.statement_ended()
         if self.autocommits and not _bookkeeping(statement) and resume.commits(statement):
             self._committed(len(self.statements))
             self.operation_committed = self.operation_committed or self.in_operation
 
-    def _failure(self, what: str, exc: Exception | None) -> str:
-        """One line: which migration, which statement, what the database said, what is left."""
+    def _failure(self, what: str, exc: Exception | None, reason: str | None = None) -> str:
+        """One line: which migration, which statement, what the database said (or `reason`),
+        what is left."""
         step = self.current
+        reason = reason or (_reason(exc) if exc else None)
         if step is None:
-            return f"Migrate {what}: {_reason(exc)}" if exc else f"Migrate {what}."
+            return f"Migrate {what}: {reason}" if reason else f"Migrate {what}."
         verb = "Applying" if step.forward else "Unapplying"
         statement = getattr(exc, "statement", None)
         at = f" at `{_shorten(statement)}`" if statement else ""
-        message = f"{verb} {step.migration.key} {what}{at}" + (f": {_reason(exc)}" if exc else "")
+        message = f"{verb} {step.migration.key} {what}{at}" + (f": {reason}" if reason else "")
         if step.forward and not step.migration.down_revisions and "exists" in str(exc):
             message += " (if the database had these tables before, run 'migrate --fake-initial')"
         if self.backend.transactional_ddl and not step.migration.atomic:
@@ -423,6 +604,13 @@ def _bookkeeping(statement: str) -> bool:
     first = text.split(None, 1)[0].upper() if text else ""
     lowered = text.lower()
     return first in READS or first == "COMMIT" or any(name in lowered for name in OURS)
+
+
+def _waited_table(exc: Exception, blockers: tuple[Blocker, ...]) -> str:
+    """The table a statement that gave up waited for: as the server said, else as it names."""
+    from project.engine.lock_waits import table_of
+
+    return (blockers[0].table if blockers else "") or table_of(getattr(exc, "statement", None))
 
 
 def _shorten(statement: str) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from project.apps import select_apps
 from project.engine.graph_checks import require_sound_graph
-from project.engine.runner import Progress, Step, revision_steps, run_steps
+from project.engine.runner import OnLockRetry, Progress, Step, revision_steps, run_steps
 from project.engine.workspace import Workspace
 from project.errors import DatabaseError, ProjectError, UsageError
 
@@ -74,6 +74,7 @@ def migrate(
     progress: Progress | None = None,
     before_run: Callable[[Plan], None] | None = None,
     on_lock_wait: Callable[[], None] | None = None,
+    on_lock_retry: OnLockRetry | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
     fake: bool = False,
     fake_initial: bool = False,
@@ -87,7 +88,8 @@ def migrate(
     an app's initial migration whose tables all exist already (Django's rule); on a
     database of a plain Alembic history, it first adopts it (project.autogen.adoption). `checks`:
     the graph's (missing cross-app dependencies) first; conflicts, and a migration file that
-    cannot be imported, are errors either way.
+    cannot be imported, are errors either way. `on_lock_retry` is told before a migration
+    that gave up waiting for a table's lock (DDL_LOCK_TIMEOUT) runs again.
     """
     from project.engine import recorder
     from project.engine.locking import migration_lock
@@ -128,6 +130,7 @@ def migrate(
                 progress or (lambda event, step: None),
                 stop_requested,
                 fake=lambda migration: fake or migration.revision in existing,
+                on_lock_retry=on_lock_retry or (lambda retry: None),
             )
             after_migrating(workspace, connection)  # replaced migrations ran: maybe all now
     return plan

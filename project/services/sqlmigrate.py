@@ -31,9 +31,23 @@ def sqlmigrate(settings: Settings, app_label: str, name: str, backwards: bool = 
             f"{migration.key} is a data migration: it runs Python, so it has no SQL to show."
         )
     try:
-        return _offline(workspace, migration, backwards)
+        sql = _offline(workspace, migration, backwards)
     except Exception:  # noqa: BLE001 - offline rendering is not always possible; do it for real
-        return _captured(workspace, migration, backwards)
+        sql = _captured(workspace, migration, backwards)
+    return _session_settings(workspace) + sql
+
+
+def _session_settings(workspace: Workspace) -> str:
+    """The lock timeout migrate sets before it runs the migration (DDL_LOCK_TIMEOUT), as the
+    script's first line: a reviewer, and squawk's require-lock-timeout, see it there."""
+    from project.backends import backend_for
+    from project.backends.connections import database_url
+
+    waits = backend_for(database_url(workspace.settings).get_backend_name()).lock_waits
+    seconds = workspace.settings.ddl_lock_timeout
+    if waits is None or not seconds:
+        return ""
+    return f"{waits.timeout_statements(seconds)[0]};\n\n"
 
 
 def _offline(workspace: Workspace, migration: Migration, backwards: bool) -> str:
