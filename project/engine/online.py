@@ -86,12 +86,16 @@ class DropIndexConcurrentlyOp(ops.DropIndexOp):
         return CreateIndexConcurrentlyOp.from_index(self.to_index())  # type: ignore[return-value]
 
 
-@Operations.register_operation("validate_constraint")
-class ValidateConstraintOp(MigrateOperation):
-    """VALIDATE CONSTRAINT of a foreign key or check added NOT VALID (PostgreSQL)."""
+class _ConstraintOp(MigrateOperation):
+    """An operation on one named constraint of a table."""
 
     def __init__(self, constraint_name: str, table_name: str, schema: str | None = None) -> None:
         self.constraint_name, self.table_name, self.schema = constraint_name, table_name, schema
+
+
+@Operations.register_operation("validate_constraint")
+class ValidateConstraintOp(_ConstraintOp):
+    """VALIDATE CONSTRAINT of a foreign key or check added NOT VALID (PostgreSQL)."""
 
     @classmethod
     def validate_constraint(
@@ -149,11 +153,8 @@ class AddNotNullCheckOp(MigrateOperation):
 
 
 @Operations.register_operation("drop_not_null_check")
-class DropNotNullCheckOp(MigrateOperation):
+class DropNotNullCheckOp(_ConstraintOp):
     """DROP CONSTRAINT IF EXISTS of the check, once SET NOT NULL has made it redundant."""
-
-    def __init__(self, constraint_name: str, table_name: str, schema: str | None = None) -> None:
-        self.constraint_name, self.table_name, self.schema = constraint_name, table_name, schema
 
     @classmethod
     def drop_not_null_check(
