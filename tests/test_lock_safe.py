@@ -94,6 +94,20 @@ def test_a_new_table_and_a_dropped_column_need_no_lock_safe_steps() -> None:
     assert [type(op).__name__ for op in first[2].ops] == ["DropIndexOp", "DropColumnOp"]
 
 
+def test_a_unique_constraint_a_new_foreign_key_needs_stays_before_it() -> None:
+    """PostgreSQL wants the referenced columns unique when the key is added, NOT VALID too."""
+    unique = ops.CreateUniqueConstraintOp("uq_o_email", "o", ["email"])
+    fk = ops.CreateForeignKeyOp("fk_t_o", "t", "o", ["email"], ["email"])
+    first, second = split_lock_safe(
+        [ops.ModifyTableOps("o", [unique]), ops.ModifyTableOps("t", [fk])]
+    )
+    assert [type(op).__name__ for part in first for op in part.ops] == [
+        "CreateUniqueConstraintOp",
+        "CreateForeignKeyOp",
+    ]
+    assert [type(op).__name__ for part in second for op in part.ops] == ["ValidateConstraintOp"]
+
+
 def test_a_table_the_migration_drops_keeps_its_drops_in_place() -> None:
     gone = ops.DropIndexOp("ix_t_a", "t", _reverse=ops.CreateIndexOp("ix_t_a", "t", ["a"]))
     first, second = split_lock_safe([ops.ModifyTableOps("t", [gone]), ops.DropTableOp("t")])
@@ -158,8 +172,9 @@ def test_makemigrations_writes_lock_safe_steps_that_apply_and_reverse(
     assert "ADD CONSTRAINT uq_pets_pet_sex UNIQUE USING INDEX uq_pets_pet_sex" in sql
     assert "VALIDATE CONSTRAINT fk_pets_pet_vet_id_owners_owner" in sql
 
-    lint = project.run("makemigrations", "--check", "--lint")  # fails: NOT NULL is destructive
-    assert "pets_pet" in lint.stdout and "! lock:" not in lint.stdout, str(lint)
+    plan = project.run("migrate", "--plan", check=True).stdout  # the locks of every step
+    assert "lock: SHARE UPDATE EXCLUSIVE on pets_pet: blocks neither reads nor writes" in plan
+    assert "lock: " in plan and "! lock:" not in plan, plan
 
     project.run("migrate", check=True)
     assert (
@@ -185,23 +200,30 @@ def test_makemigrations_writes_lock_safe_steps_that_apply_and_reverse(
 
 
 def test_an_interrupted_concurrent_build_is_rebuilt_on_the_next_run(make_project: object) -> None:
-    """A unique index built CONCURRENTLY over duplicates fails and stays INVALID; once the
-    duplicates are gone, migrate drops it and builds it again."""
+    """A unique index built CONCURRENTLY over duplicates fails and stays INVALID, after the
+    NOT NULL steps before it have committed; once the duplicates are gone, migrate runs the
+    migration again: the steps done are no-ops, the invalid index is dropped and rebuilt.
+    Its downgrade, too, can run again after one that stopped partway."""
     project = make_project("postgresql")  # type: ignore[operator]
     project.run("migrate", check=True)
     project.insert("owners_owner", id=1, name="Ann", email="ann@example.com")
     for number in (1, 2):
         project.insert("pets_pet", id=number, species="cat", sex="f", owner_id=1)
-    old = MODEL_CHANGES[2][0]
     path = project.file("apps/pets/models.py")
-    path.write_text(
-        path.read_text().replace(old, old.replace("String(10))", "String(10), unique=True)"))
-    )
-    project.run("makemigrations", "pets", check=True)
-    [steps] = project.migrations("pets")[1:]
-    assert (
+    source = path.read_text()
+    for old, new in (
+        MODEL_CHANGES[1],
+        (
+            MODEL_CHANGES[2][0],
+            MODEL_CHANGES[2][0].replace("String(10))", "String(10), unique=True)"),
+        ),
+    ):
+        source = source.replace(old, new)
+    path.write_text(source)
+    project.run("makemigrations", "pets", answers=IGNORE_NULLS, check=True)
+    steps = project.file(f"apps/pets/migrations/{project.migrations('pets')[-1]}").read_text()
+    assert steps.index("op.drop_not_null_check(") < steps.index(
         "create_unique_constraint_concurrently"
-        in project.file(f"apps/pets/migrations/{steps}").read_text()
     )
 
     failed = project.run("migrate")
@@ -211,7 +233,14 @@ def test_an_interrupted_concurrent_build_is_rebuilt_on_the_next_run(make_project
     assert "run migrate again once the cause is fixed" in failed.stderr
     invalid = "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('uq_pets_pet_sex')"
     assert project.execute(invalid) == [(False,)]
-    assert project.versions() == {"owners_0002_lowercase_emails", "pets_0001_initial"}
+    nullable = (
+        "SELECT is_nullable FROM information_schema.columns "
+        "WHERE table_name = 'pets_pet' AND column_name = 'species'"
+    )
+    assert project.execute(nullable) == [("NO",)]  # the NOT NULL steps had committed
+    versions = project.versions()  # the ordinary migration applied, the steps' not
+    assert any(v.startswith("pets_0002") for v in versions), versions
+    assert not any(v.startswith("pets_0003") for v in versions), versions
 
     project.execute("UPDATE pets_pet SET sex = 'm' WHERE id = 2")
     project.run("migrate", check=True)
@@ -222,6 +251,10 @@ def test_an_interrupted_concurrent_build_is_rebuilt_on_the_next_run(make_project
     assert (
         project.run("makemigrations", "--check", check=True).stdout.strip() == "No changes detected"
     )
+    # A downgrade that stopped after dropping the constraint runs again to its end.
+    project.execute("ALTER TABLE pets_pet DROP CONSTRAINT uq_pets_pet_sex")
+    project.run("migrate", "pets", "0001", check=True)
+    assert project.execute(nullable) == [("YES",)]
 
 
 def test_the_setting_turns_lock_safe_steps_off(make_project: object) -> None:
@@ -269,28 +302,31 @@ def test_the_same_changes_stay_ordinary_elsewhere(make_project: object, backend:
 
 
 def test_mariadb_runs_ddl_online_and_says_when_it_could_not(make_project: object) -> None:
-    """An index and a column are asked for online (LOCK=NONE, INSTANT): they apply as usual.
-    A column MariaDB cannot add instantly (one with a UNIQUE index) is run as written, and migrate
-    says that it locked the table."""
+    """An index and a column are asked for online (INPLACE LOCK=NONE, INSTANT) and apply as
+    usual; a column MariaDB cannot add instantly (with a UNIQUE index) is added INPLACE with
+    LOCK=NONE; a stored generated column, which it can only add by copying the table, is run
+    as written, and migrate says that it locked the table."""
     from conftest import write_migration
 
     project = make_project("mariadb")  # type: ignore[operator]
     online = (
         'op.create_index("ix_pets_pet_name", "pets_pet", ["name"])\n'
-        'op.add_column("pets_pet", sa.Column("weight", sa.Integer(), nullable=True))'
+        'op.add_column("pets_pet", sa.Column("weight", sa.Integer(), nullable=True))\n'
+        'op.execute("ALTER TABLE pets_pet ADD COLUMN n INTEGER UNIQUE")'
     )
     write_migration(project, "pets", "0002_online", "pets_0001_initial", online)
     done = project.run("migrate", check=True)
     assert "could not run" not in done.stdout + done.stderr
-    assert "weight" in str(project.execute("SHOW COLUMNS FROM pets_pet"))
-    locked = 'op.execute("ALTER TABLE pets_pet ADD COLUMN n INTEGER UNIQUE")'
+    columns = [row[0] for row in project.execute("SHOW COLUMNS FROM pets_pet")]
+    assert "weight" in columns and "n" in columns
+    locked = 'op.execute("ALTER TABLE pets_pet ADD COLUMN m INTEGER AS (LENGTH(name)) STORED")'
     write_migration(project, "pets", "0003_locked", "pets_0002_online", locked)
     result = project.run("migrate", check=True)
     assert (
         "  Applying pets.0003_locked... OK\n"
-        "  pets.0003_locked: the server could not run `ALTER TABLE pets_pet ADD COLUMN n INTEGER "
-        "UNIQUE` online (ALGORITHM=INSTANT is not supported for this "
-        "operation. Try ALGORITHM=INPLACE); it ran with a table lock, so writes to the table "
-        "waited for it.\n"
+        "  pets.0003_locked: the server could not run `ALTER TABLE pets_pet ADD COLUMN m INTEGER "
+        "AS (LENGTH(name)) STORED` online (ALGORITHM=INPLACE is not supported for this "
+        "operation. Try ALGORITHM=COPY); it ran as written, under a lock that kept writes to "
+        "the table waiting.\n"
     ) in result.stdout
-    assert "n" in [row[0] for row in project.execute("SHOW COLUMNS FROM pets_pet")]
+    assert "m" in [row[0] for row in project.execute("SHOW COLUMNS FROM pets_pet")]

@@ -285,6 +285,7 @@ def test_an_autocommit_migration_is_retried_under_the_same_timeout(
         "with op.get_context().autocommit_block():\n"
         '    op.execute("ALTER TABLE pets_pet ADD COLUMN IF NOT EXISTS weight integer")',
     )
+    project.append("apps/pets/migrations/0002_weight.py", "\natomic = False\n")
     with_settings(project, DDL_LOCK_RETRIES=5, **FAST)
     with blocker(project, "SELECT * FROM pets_pet"):
         process = start(project, "migrate")
@@ -296,6 +297,32 @@ def test_an_autocommit_migration_is_retried_under_the_same_timeout(
     assert result.stdout.endswith("  Applying pets.0002_weight... OK\n"), str(result)
     assert "weight" in _columns(project) and "pets_tag" in project.tables()
     assert project.execute("SHOW lock_timeout") == [("0",)]  # other sessions: untouched
+
+
+def test_a_migration_that_committed_part_of_itself_is_not_run_again(
+    make_project,  # type: ignore[no-untyped-def]
+) -> None:
+    """Without atomic = False, a migration whose autocommit block committed before the lock
+    timeout is not retried (its committed part would run twice), and the error says that
+    part stayed applied."""
+    project: Project = make_project("postgresql")
+    project.run("migrate", check=True)
+    write_migration(
+        project,
+        "pets",
+        "0002_weight",
+        "pets_0001_initial",
+        "with op.get_context().autocommit_block():\n"
+        '    op.execute("CREATE TABLE pets_tag (id integer)")\n'
+        'op.execute("ALTER TABLE pets_pet ADD COLUMN weight integer")',
+    )
+    with_settings(project, DDL_LOCK_RETRIES=5, **FAST)
+    with blocker(project, "SELECT * FROM pets_pet"):
+        result = project.run("migrate")
+    assert result.returncode == 1, str(result)
+    assert "Lock timeout on pets_pet" not in result.stdout  # not retried
+    assert "It committed part of itself before (an autocommit_block)" in result.stderr
+    assert "pets_tag" in project.tables() and "weight" not in _columns(project)
 
 
 DATA_MIGRATION = '''"""pets.0002_slow"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from project.backends.online_ddl import online_form, refused_online
+from project.backends.online_ddl import as_written, online_form, online_forms, refused_online
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,27 @@ def test_a_refusal_is_told_from_other_errors() -> None:
     refusal = Error(1846, "LOCK=NONE is not supported. Reason: COPY. Try LOCK=SHARED")
     assert refused_online(refusal) == "LOCK=NONE is not supported. Reason: COPY. Try LOCK=SHARED"
     assert refused_online(Error(1064, "syntax")) is None
+
+
+def test_a_column_is_asked_instant_then_inplace_and_the_form_comes_off_again() -> None:
+    statement = "ALTER TABLE t ADD COLUMN c INTEGER"
+    forms = online_forms(statement)
+    assert forms == [
+        "ALTER TABLE t ADD COLUMN c INTEGER, ALGORITHM=INSTANT",
+        "ALTER TABLE t ADD COLUMN c INTEGER, ALGORITHM=INPLACE, LOCK=NONE",
+    ]
+    assert {as_written(form) for form in forms} == {statement}
+    assert as_written("CREATE INDEX ix ON t (a) ALGORITHM=INPLACE LOCK=NONE") == (
+        "CREATE INDEX ix ON t (a)"
+    )
+
+
+def test_an_old_server_that_knows_no_algorithm_counts_as_a_refusal() -> None:
+    class Error(Exception):
+        def __init__(self, statement: str) -> None:
+            super().__init__()
+            self.statement = statement
+            self.orig = Exception(1064, "You have an error in your SQL syntax")
+
+    assert refused_online(Error("ALTER TABLE t DROP COLUMN c, ALGORITHM=INSTANT")) is not None
+    assert refused_online(Error("ALTER TABLE t DROP COLUMN c")) is None  # the user's own error

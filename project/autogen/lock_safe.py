@@ -35,6 +35,7 @@ def split_lock_safe(operations: Iterable[ops.MigrateOperation]) -> Parts:
         op.table_name for op in operations if isinstance(op, (ops.CreateTableOp, ops.DropTableOp))
     }
     dropped = _dropped_columns(operations)
+    referenced = _referenced_keys(operations)
     first: list[ops.MigrateOperation] = []
     second: list[ops.MigrateOperation] = []
     for op in operations:
@@ -42,7 +43,7 @@ def split_lock_safe(operations: Iterable[ops.MigrateOperation]) -> Parts:
             now: list[ops.MigrateOperation] = []
             later: list[ops.MigrateOperation] = []
             for change in op.ops:
-                before, after = _split(change, dropped)
+                before, after = _split(change, dropped, referenced)
                 now += before
                 later += after
             if now:
@@ -50,7 +51,7 @@ def split_lock_safe(operations: Iterable[ops.MigrateOperation]) -> Parts:
             if later:
                 second.append(ops.ModifyTableOps(op.table_name, later, schema=op.schema))
         elif getattr(op, "table_name", None) not in created:
-            before, after = _split(op, dropped)
+            before, after = _split(op, dropped, referenced)
             first += before
             second += after
         else:
@@ -68,8 +69,43 @@ def _dropped_columns(operations: list[ops.MigrateOperation]) -> set[tuple[str, s
     }
 
 
-def _split(change: ops.MigrateOperation, dropped: set[tuple[str, str]]) -> Parts:
+def _referenced_keys(operations: list[ops.MigrateOperation]) -> set[tuple[str, tuple[str, ...]]]:
+    """(table, columns) that the foreign keys these operations add point at: a unique
+    constraint or index on them must exist before them, in the first part."""
+    from sqlalchemy import Column, ForeignKeyConstraint
+
+    from project.autogen.describe import flatten
+
+    keys: set[tuple[str, tuple[str, ...]]] = set()
+    for op in flatten(operations):
+        if isinstance(op, ops.CreateForeignKeyOp):
+            keys.add((op.referent_table, tuple(op.remote_cols)))
+            continue
+        items = op.columns if isinstance(op, ops.CreateTableOp) else []
+        items = [op.column] if isinstance(op, ops.AddColumnOp) else items
+        for item in items:
+            if isinstance(item, Column):
+                keys.update(_target(key.target_fullname) for key in item.foreign_keys)
+            elif isinstance(item, ForeignKeyConstraint) and item.elements:
+                targets = [_target(element.target_fullname) for element in item.elements]
+                keys.add((targets[0][0], tuple(column for _, (column,) in targets)))
+    return keys
+
+
+def _target(fullname: str) -> tuple[str, tuple[str, ...]]:
+    """ "schema.table.column" -> ("table", ("column",))."""
+    table, _, column = fullname.rpartition(".")
+    return table.rpartition(".")[2], (column,)
+
+
+def _split(
+    change: ops.MigrateOperation,
+    dropped: set[tuple[str, str]],
+    referenced: set[tuple[str, tuple[str, ...]]],
+) -> Parts:
     kind = type(change)  # exact: the lock-safe subclasses are already what they should be
+    if _needed_by_a_foreign_key(change, referenced):
+        return [change], []
     if kind is ops.CreateIndexOp:
         return [], [_concurrent_index(change)]  # type: ignore[arg-type]
     if kind is ops.DropIndexOp and not _loses_a_column(change, dropped):  # type: ignore[arg-type]
@@ -89,6 +125,20 @@ def _split(change: ops.MigrateOperation, dropped: set[tuple[str, str]]) -> Parts
     if kind is ops.AlterColumnOp and _sets_not_null(change):  # type: ignore[arg-type]
         return _not_null_through_a_check(change)  # type: ignore[arg-type]
     return [change], []
+
+
+def _needed_by_a_foreign_key(
+    change: ops.MigrateOperation, referenced: set[tuple[str, tuple[str, ...]]]
+) -> bool:
+    """A unique constraint or index that a foreign key added by the same migration needs:
+    PostgreSQL wants it there when the key is added, even NOT VALID."""
+    if isinstance(change, ops.CreateUniqueConstraintOp):
+        key = (change.table_name, tuple(str(c) for c in change.columns))
+    elif isinstance(change, ops.CreateIndexOp) and change.unique:
+        key = (change.table_name, tuple(getattr(c, "name", str(c)) for c in change.columns))
+    else:
+        return False
+    return key in referenced
 
 
 def _concurrent_index(index: ops.CreateIndexOp) -> ops.MigrateOperation:

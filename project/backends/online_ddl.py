@@ -2,10 +2,12 @@
 
 Left to itself, MariaDB picks the least locking algorithm it has, and silently falls back to
 copying the table under a lock that stops writes. migrate asks for the online forms
-instead: `ALGORITHM=INSTANT` to add or drop a column (MariaDB 10.3/10.4+: metadata only),
-`ALGORITHM=INPLACE LOCK=NONE` to create an index (writes go on during the build).
-A statement the server cannot run that way fails at once with ER_ALTER_OPERATION_NOT_SUPPORTED
-(nothing of it applied); migrate then runs it as written, and says that it locked the table.
+instead, in turn: `ALGORITHM=INSTANT` to add or drop a column (MariaDB 10.3/10.4+: metadata
+only), then `ALGORITHM=INPLACE, LOCK=NONE`; `ALGORITHM=INPLACE LOCK=NONE` to create an index
+(writes go on during the build). A form the server cannot run fails at once with
+ER_ALTER_OPERATION_NOT_SUPPORTED (nothing of it applied; a server too old to know the
+option says it is a syntax error); when none can, migrate runs the statement as written,
+and says that it locked the table.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 # ER_ALTER_OPERATION_NOT_SUPPORTED, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON (and, for
 # ALGORITHM=INSTANT, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON is what MariaDB sends too).
 NOT_ONLINE = {1845, 1846}
+SYNTAX_ERROR = 1064  # a server before MariaDB 10.3 / MySQL 8.0.12 knows no ALGORITHM=INSTANT
 
 # DROP INDEX takes no algorithm option (MariaDB 10.11), and is a quick one anyway.
 _INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s", re.IGNORECASE)
@@ -27,17 +30,35 @@ _COLUMN = re.compile(
 _ALREADY = re.compile(r"\b(ALGORITHM|LOCK)\s*=", re.IGNORECASE)
 
 
-def online_form(statement: str) -> str | None:
-    """The statement asking for online DDL, or None: not one we ask that of (several
-    changes in one ALTER, constraints, type changes, or a form already chosen)."""
+INDEX_FORMS = (" ALGORITHM=INPLACE LOCK=NONE",)
+COLUMN_FORMS = (", ALGORITHM=INSTANT", ", ALGORITHM=INPLACE, LOCK=NONE")
+
+
+def online_forms(statement: str) -> list[str]:
+    """The statement asking for online DDL, most online first; none: not one we ask that
+    of (several changes in one ALTER, constraints, type changes, or a form already chosen)."""
     if _ALREADY.search(statement) or ";" in statement.strip().rstrip(";"):
-        return None
+        return []
     body = statement.rstrip().rstrip(";")
     if _INDEX.match(body):
-        return f"{body} ALGORITHM=INPLACE LOCK=NONE"
+        return [body + form for form in INDEX_FORMS]
     if _COLUMN.match(body) and not _several_changes(body):
-        return f"{body}, ALGORITHM=INSTANT"
-    return None
+        return [body + form for form in COLUMN_FORMS]
+    return []
+
+
+def online_form(statement: str) -> str | None:
+    """The most online form of the statement, or None."""
+    forms = online_forms(statement)
+    return forms[0] if forms else None
+
+
+def as_written(statement: str) -> str:
+    """The statement without the online form we added."""
+    for form in (*INDEX_FORMS, *COLUMN_FORMS):
+        if statement.endswith(form):
+            return statement[: -len(form)]
+    return statement
 
 
 def _several_changes(alter: str) -> bool:
@@ -61,7 +82,9 @@ def refused_online(error: BaseException) -> str | None:
     """The server's reason when the error says the online form is not possible."""
     original = getattr(error, "orig", error)
     arguments = getattr(original, "args", ())
-    if arguments and arguments[0] in NOT_ONLINE:
+    statement = str(getattr(error, "statement", "") or "")
+    ours = as_written(statement) != statement
+    if arguments and (arguments[0] in NOT_ONLINE or (ours and arguments[0] == SYNTAX_ERROR)):
         return str(arguments[1]) if len(arguments) > 1 else "not supported"
     return None
 
@@ -80,7 +103,7 @@ class NotOnline:
         shown = shown if len(shown) <= SHOWN else shown[: SHOWN - 1] + "…"
         return (
             f"{self.migration}: the server could not run `{shown}` online ({self.reason}); "
-            "it ran with a table lock, so writes to the table waited for it."
+            "it ran as written, under a lock that kept writes to the table waiting."
         )
 
 

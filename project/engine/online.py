@@ -113,6 +113,13 @@ class ValidateConstraintOp(_ConstraintOp):
 class CreateUniqueConstraintConcurrentlyOp(ops.CreateUniqueConstraintOp):
     """A unique constraint from a unique index built CONCURRENTLY (PostgreSQL)."""
 
+    def reverse(self) -> ops.DropConstraintOp:
+        """DROP CONSTRAINT IF EXISTS: a downgrade run again after an interrupted one finds it
+        dropped already."""
+        return ops.DropConstraintOp(
+            self.constraint_name, self.table_name, "unique", schema=self.schema, if_exists=True
+        )
+
     @classmethod
     def create_unique_constraint_concurrently(
         cls,
@@ -217,15 +224,29 @@ def _index_validity(operations: Operations, name: str, schema: str | None) -> bo
     return found.scalar()
 
 
+def _constraint_validated(
+    operations: Operations, name: str, table: str, schema: str | None
+) -> bool | None:
+    """None: the table has no such constraint; else whether its rows have been checked.
+    Offline (sqlmigrate) it is taken as there and not validated: every statement is shown."""
+    context = operations.migration_context
+    if context.as_sql or context.connection is None:
+        return False
+    query = (
+        "SELECT convalidated FROM pg_constraint "
+        "WHERE conname = :name AND conrelid = to_regclass(:table)"
+    )
+    found = context.connection.execute(
+        text(query), {"name": name, "table": _table(operations, table, schema)}
+    )
+    return found.scalar()
+
+
 def _constraint_exists(operations: Operations, name: str, table: str, schema: str | None) -> bool:
     context = operations.migration_context
     if context.as_sql or context.connection is None:
         return False
-    query = "SELECT 1 FROM pg_constraint WHERE conname = :name AND conrelid = to_regclass(:table)"
-    found = context.connection.execute(
-        text(query), {"name": name, "table": _table(operations, table, schema)}
-    )
-    return found.scalar() is not None
+    return _constraint_validated(operations, name, table, schema) is not None
 
 
 def _build_concurrently(operations: Operations, op: ops.CreateIndexOp) -> None:
@@ -275,7 +296,11 @@ def _drop_index_concurrently(operations: Operations, op: DropIndexConcurrentlyOp
 
 @Operations.implementation_for(ValidateConstraintOp)
 def _validate_constraint(operations: Operations, op: ValidateConstraintOp) -> None:
+    """Nothing when already validated, or gone: a run again after a later step failed finds
+    the not-null check dropped already (the recipe's last step)."""
     if not _on_postgresql(operations):
+        return
+    if _constraint_validated(operations, op.constraint_name, op.table_name, op.schema) is not False:
         return
     with _outside_transaction(operations):
         operations.execute(

@@ -146,6 +146,7 @@ class _Runner:
         # is run as written and told through on_lock_retry once its migration is done.
         self.online = self.resumable and self.waits is not None
         self.not_online: list[NotOnline] = []
+        self.online_attempt = 0  # which online form of the operation's statements is asked
         self.rows_committed: list[int] = []  # positions of the step's progress rows, committed
         self.rows_pending: list[int] = []  # and written since the last commit
         self.progress_rows: dict[str, list[recorder.Progress]] = {}
@@ -154,6 +155,10 @@ class _Runner:
         self.operation_committed = False  # a statement of the operation in flight committed
         self.outside = False  # SQL ran outside operations since the last one (not recorded yet)
         self.failed_partly = False  # the operation that raised had committed some of itself
+        # Transactional DDL: the step committed part of itself before its version row (an
+        # autocommit_block), so a failure leaves that part applied.
+        self.committed_partly = False
+        self.version_applied = False
         self.checksum = ""  # of the current step's file
 
     def run(self) -> None:
@@ -182,6 +187,7 @@ class _Runner:
         if self.online:  # after _record, which keeps the statements as the migration wrote them
             event.listen(self.connection, "before_cursor_execute", self._ask_online, retval=True)
         event.listen(self.connection, "after_cursor_execute", self._executed)
+        event.listen(self.connection, "commit", self._commit_seen)
         try:
             with self._watching():
                 self._run_with_retries(config)
@@ -190,6 +196,7 @@ class _Runner:
                 event.remove(self.connection, "before_cursor_execute", self._ask_online)
             event.remove(self.connection, "before_cursor_execute", self._record)
             event.remove(self.connection, "after_cursor_execute", self._executed)
+            event.remove(self.connection, "commit", self._commit_seen)
             self._reset_timeouts()
         self._finish_current()
 
@@ -211,7 +218,12 @@ class _Runner:
             except Exception as exc:
                 timed_out = self.waits is not None and self.waits.timed_out(exc)
                 blockers = self._blockers(exc) if timed_out else ()
-                if timed_out and attempt < len(delays) and self.current:
+                # Run again from the start only what a rerun cannot harm: a migration rolled
+                # back whole, or one of idempotent steps (atomic = False).
+                rerunnable = not self.committed_partly or bool(
+                    self.current and not self.current.migration.atomic
+                )
+                if timed_out and rerunnable and attempt < len(delays) and self.current:
                     self._retry_later(exc, blockers, attempt + 1, delays)
                     continue
                 message = self._failure(
@@ -221,6 +233,10 @@ class _Runner:
                 )
                 self._mark_failed(exc)
                 raise MigrationFailed(message) from exc
+
+    def _commit_seen(self, conn: Any) -> None:
+        if self.current is not None and not self.version_applied:
+            self.committed_partly = True
 
     def _run_env(self, config: Config) -> None:
         from alembic.runtime.environment import EnvironmentContext
@@ -381,6 +397,7 @@ class _Runner:
             self.rows_committed, self.rows_pending = list(range(skipped)), []
             self.progress("start", self.current)
             self.started = time.perf_counter()
+            self.committed_partly = self.version_applied = False
             yield faked(revision_step) if self.faked else revision_step
 
     def _begin(self, migration: Migration) -> resume.Resume | None:
@@ -453,32 +470,36 @@ class _Runner:
         context: Any,
         executemany: bool,
     ) -> tuple[str, Any]:
-        from project.backends.online_ddl import online_form
+        from project.backends.online_ddl import online_forms
 
-        online = online_form(statement) if self.online and self.in_operation else None
-        return (online or statement), parameters
+        forms = online_forms(statement) if self.online and self.in_operation else []
+        chosen = forms[self.online_attempt] if self.online_attempt < len(forms) else statement
+        return chosen, parameters
 
     def _run_online(self, run: Callable[[], Any], step: Step) -> Any:
-        """Run the operation with its DDL asking to run online; if the server refuses (the
-        statement did not apply), run it as written."""
-        from project.backends.online_ddl import refused_online
+        """Run the operation with its DDL asking to run online, in the forms of
+        project.backends.online_ddl in turn: a form the server refuses did not apply, so the
+        next is tried, and last the statement as written (then said)."""
+        from project.backends.online_ddl import as_written, online_forms, refused_online
 
+        refusal: tuple[str, str] | None = None  # (statement as written, the server's reason)
+        self.online_attempt = 0
         try:
-            return run()
-        except Exception as exc:
-            reason = refused_online(exc) if self.online else None
-            if reason is None or self.operation_committed:
-                raise
-            statement = str(getattr(exc, "statement", "") or "")
-        self.online = False
-        try:
-            result = run()
+            while True:
+                try:
+                    result = run()
+                    break
+                except Exception as exc:
+                    reason = refused_online(exc) if self.online else None
+                    if reason is None or self.operation_committed:
+                        raise
+                    refusal = (as_written(str(getattr(exc, "statement", ""))), reason)
+                    self.online_attempt += 1
+            as_is = refusal is not None and self.online_attempt >= len(online_forms(refusal[0]))
         finally:
-            self.online = True
-        plain = statement.replace(" ALGORITHM=INPLACE LOCK=NONE", "").replace(
-            ", ALGORITHM=INSTANT", ""
-        )
-        self.not_online.append(NotOnline(step.migration.key, plain, reason))
+            self.online_attempt = 0
+        if refusal is not None and as_is:
+            self.not_online.append(NotOnline(step.migration.key, *refusal))
         return result
 
     def _next(self, resumed: resume.Resume | None) -> int:
@@ -530,6 +551,7 @@ class _Runner:
 
     def _applied(self, *, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
         """Alembic's hook, inside the step's transaction: keep our history in step with it."""
+        self.version_applied = True
         if not self.record or self.current is None:
             return
         if self.forward:
@@ -608,6 +630,12 @@ class _Runner:
         message = f"{verb} {step.migration.key} {what}{at}" + (f": {reason}" if reason else "")
         if step.forward and not step.migration.down_revisions and "exists" in str(exc):
             message += " (if the database had these tables before, run 'migrate --fake-initial')"
+        if self.backend.transactional_ddl and step.migration.atomic and self.committed_partly:
+            return (
+                f"{message}. It committed part of itself before (an autocommit_block), and that "
+                "part stayed applied: undo it, or make the migration's steps idempotent and "
+                "mark it atomic = False, then migrate again."
+            )
         if self.backend.transactional_ddl and not step.migration.atomic:
             return (
                 f"{message}. Its steps run one by one, and those before this one stayed "
