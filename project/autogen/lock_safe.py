@@ -31,7 +31,7 @@ def split_lock_safe(operations: Iterable[ops.MigrateOperation]) -> Parts:
     """(the operations of the ordinary migration, the lock-safe steps after it)."""
     operations = list(operations)
     # Tables the migration creates (nobody sees them yet) or drops: left as they are.
-    created = {
+    untouched = {
         op.table_name for op in operations if isinstance(op, (ops.CreateTableOp, ops.DropTableOp))
     }
     dropped = _dropped_columns(operations)
@@ -39,7 +39,7 @@ def split_lock_safe(operations: Iterable[ops.MigrateOperation]) -> Parts:
     first: list[ops.MigrateOperation] = []
     second: list[ops.MigrateOperation] = []
     for op in operations:
-        if isinstance(op, ops.ModifyTableOps) and op.table_name not in created:
+        if isinstance(op, ops.ModifyTableOps) and op.table_name not in untouched:
             now: list[ops.MigrateOperation] = []
             later: list[ops.MigrateOperation] = []
             for change in op.ops:
@@ -50,7 +50,7 @@ def split_lock_safe(operations: Iterable[ops.MigrateOperation]) -> Parts:
                 first.append(ops.ModifyTableOps(op.table_name, now, schema=op.schema))
             if later:
                 second.append(ops.ModifyTableOps(op.table_name, later, schema=op.schema))
-        elif getattr(op, "table_name", None) not in created:
+        elif getattr(op, "table_name", None) not in untouched:
             before, after = _split(op, dropped, referenced)
             first += before
             second += after

@@ -205,7 +205,7 @@ class Planner:
         first, second = split_lock_safe(operations)
         first_answered, second_answered = split_lock_safe(answered)
         parts = [(first, first_answered, True), (second, second_answered, False)]
-        return [part for part in parts if part[1]]
+        return [part for part in parts if part[1]] or [(operations, answered, True)]
 
     def _keep_unnamed_checks(
         self,
