@@ -190,6 +190,11 @@ def _table(operations: Operations, table: str, schema: str | None) -> str:
     return f"{preparer.quote_schema(schema)}.{quoted}" if schema else quoted
 
 
+def _alter_table(operations: Operations, op: Any, clause: str) -> None:
+    """ALTER TABLE of the operation's table (and schema), then `clause`."""
+    operations.execute(f"ALTER TABLE {_table(operations, op.table_name, op.schema)} {clause}")
+
+
 def _quote(operations: Operations, name: str) -> str:
     return str(operations.migration_context.dialect.identifier_preparer.quote(name))
 
@@ -303,9 +308,8 @@ def _validate_constraint(operations: Operations, op: ValidateConstraintOp) -> No
     if _constraint_validated(operations, op.constraint_name, op.table_name, op.schema) is not False:
         return
     with _outside_transaction(operations):
-        operations.execute(
-            f"ALTER TABLE {_table(operations, op.table_name, op.schema)} "
-            f"VALIDATE CONSTRAINT {_quote(operations, op.constraint_name)}"
+        _alter_table(
+            operations, op, f"VALIDATE CONSTRAINT {_quote(operations, op.constraint_name)}"
         )
 
 
@@ -325,10 +329,8 @@ def _create_unique_concurrently(
     index = ops.CreateIndexOp(name, op.table_name, list(op.columns), schema=op.schema, unique=True)
     with _outside_transaction(operations):
         _build_concurrently(operations, index)
-    operations.execute(
-        f"ALTER TABLE {_table(operations, op.table_name, op.schema)} "
-        f"ADD CONSTRAINT {_quote(operations, name)} UNIQUE USING INDEX {_quote(operations, name)}"
-    )
+    quoted = _quote(operations, name)
+    _alter_table(operations, op, f"ADD CONSTRAINT {quoted} UNIQUE USING INDEX {quoted}")
 
 
 @Operations.implementation_for(AddNotNullCheckOp)
@@ -337,20 +339,16 @@ def _add_not_null_check(operations: Operations, op: AddNotNullCheckOp) -> None:
         return
     if _constraint_exists(operations, op.constraint_name, op.table_name, op.schema):
         return
-    operations.execute(
-        f"ALTER TABLE {_table(operations, op.table_name, op.schema)} "
-        f"ADD CONSTRAINT {_quote(operations, op.constraint_name)} "
-        f"CHECK ({_quote(operations, op.column_name)} IS NOT NULL) NOT VALID"
-    )
+    check = f"CHECK ({_quote(operations, op.column_name)} IS NOT NULL) NOT VALID"
+    _alter_table(operations, op, f"ADD CONSTRAINT {_quote(operations, op.constraint_name)} {check}")
 
 
 @Operations.implementation_for(DropNotNullCheckOp)
 def _drop_not_null_check(operations: Operations, op: DropNotNullCheckOp) -> None:
     if not _on_postgresql(operations):
         return
-    operations.execute(
-        f"ALTER TABLE {_table(operations, op.table_name, op.schema)} "
-        f"DROP CONSTRAINT IF EXISTS {_quote(operations, op.constraint_name)}"
+    _alter_table(
+        operations, op, f"DROP CONSTRAINT IF EXISTS {_quote(operations, op.constraint_name)}"
     )
 
 
