@@ -9,6 +9,7 @@ release breaks one, it breaks here, and tests/test_internals.py says which.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -245,3 +246,31 @@ def replace_renderers(renderers: dict[type, Any]) -> None:
 def no_read_timeout(dbapi_connection: Any) -> None:
     """Turn off a PyMySQL connection's read timeout once it is connected."""
     dbapi_connection._read_timeout = None  # PyMySQL applies it to the socket on each read
+
+
+def scoped_metadata(metadata: Any, tables: Iterable[Any]) -> Any:
+    """A MetaData showing only `tables` to Alembic's autogenerate (its `tables` and
+    `sorted_tables`), with `metadata`'s naming convention. The tables stay on `metadata`,
+    where their foreign keys resolve; in the sort, one pointing at a table outside is no
+    dependency (its target may not even be imported). Private: the tables go into
+    MetaData.tables (a read-only dict) without being re-parented."""
+    from sqlalchemy import MetaData
+    from sqlalchemy.schema import sort_tables
+
+    class ScopedMetaData(MetaData):
+        @property
+        def sorted_tables(self) -> list[Any]:
+            keys = set(self.tables)
+
+            def outside(fk: Any) -> bool:  # a ForeignKey, whatever the stubs say
+                return str(fk.target_fullname).rsplit(".", 1)[0] not in keys
+
+            tables: list[Any] = sorted(self.tables.values(), key=lambda t: str(t.key))
+            return sort_tables(tables, skip_fn=outside)
+
+    scoped = ScopedMetaData(
+        schema=metadata.schema, naming_convention=metadata.naming_convention, info=metadata.info
+    )
+    for table in tables:
+        dict.__setitem__(scoped.tables, table.key, table)
+    return scoped

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from project.apps import AppConfig
     from project.autogen.describe import Change
     from project.autogen.questioner import Questioner, Rename
+    from project.autogen.scope import Scope
     from project.engine.history import History
     from project.engine.model_tables import ModelTables
     from project.engine.workspace import Workspace
@@ -59,11 +60,19 @@ class Planner:
         write: bool,
         questioner: Questioner,
         on_renames: Callable[[], None] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.workspace = workspace
         self.history = history
         self.models = models
         self.model_owners = models.owners
+        self.target = models.target
+        # A comparison of some apps (project.autogen.scope): only their tables are compared,
+        # and the others' owners come from the record of the last comparison.
+        self.compared = scope.compared if scope is not None else None
+        if scope is not None and scope.owners:
+            self.model_owners = {**scope.owners, **models.owners}
+            self.target = _scoped_target(models, self.compared)
         self.selected = selected
         self.name = name
         self.write = write
@@ -73,16 +82,23 @@ class Planner:
         self.on_renames = on_renames
         self.planned: list[NewMigration] = []
         self.ignored: list[str] = []
+        self.changed_apps: set[str | None] | None = None  # None: no comparison ran
 
     def configure_options(self, dialect: str) -> dict[str, Any]:
         from project.autogen.compare import autogenerate_options
         from project.autogen.sequences import HISTORY_OPTION
 
-        options = autogenerate_options(
-            dialect, self.models.target, self.include_object, render=True
-        )
+        options = autogenerate_options(dialect, self.target, self.include_object, render=True)
         options[HISTORY_OPTION] = lambda: {n: o for n, (_, o) in self.history.sequences().items()}
+        if self.compared is not None:  # never reflected: the tables of the apps not compared
+            options["include_name"] = self._in_scope
         return options
+
+    def _in_scope(self, name: str | None, type_: str, parents: dict[str, Any]) -> bool:
+        if type_ != "table" or name is None or self.compared is None:
+            return True
+        owner = self.owner_of(name)
+        return owner is None or owner in self.compared
 
     def owner_of(self, table: str) -> str | None:
         return owner_of(self.model_owners, self.history, table)
@@ -106,6 +122,8 @@ class Planner:
                 self.ignored.append(name)
                 return False
             return True
+        if type_ == "table" and not reflected and name is not None:
+            return self._in_scope(name, type_, {})
         if type_ != "table" or not reflected or compare_to is not None or name is None:
             return True
         if self.owner_of(name) is not None:
@@ -132,6 +150,7 @@ class Planner:
         generated = directives[0]
         operations = self._with_renames(context, list(generated.upgrade_ops.ops))
         groups = split_by_app(operations, self._owner_of_op, self.models.tables.values())
+        self.changed_apps = set(groups)
         unowned = groups.pop(None, [])
         if unowned:  # drops of unowned tables, with PROTECT_UNOWNED_TABLES off
             first = self.selected[0].label
@@ -347,6 +366,26 @@ class Planner:
             if revision and revision not in already:
                 new.depends_on.append(revision)
         return new
+
+
+def _scoped_target(models: ModelTables, compared: frozenset[str] | None) -> Any:
+    """The models' MetaData showing only the compared apps' tables (adapter.internals)."""
+    from project.adapter.internals import scoped_metadata
+
+    scoped = [
+        scoped_metadata(
+            metadata,
+            [
+                table
+                for key, table in models.tables.items()
+                if table.metadata is metadata
+                and compared is not None
+                and models.origins[key].app in compared
+            ],
+        )
+        for metadata in models.metadatas
+    ]
+    return scoped[0] if len(scoped) == 1 else scoped
 
 
 def require_migration_name(name: str) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from project.apps import AppConfig
     from project.settings import Settings
 
 MARKER_PREFIX = "nochanges-"
@@ -33,24 +35,70 @@ _SKIPPED_FOLDERS = {
 _PACKAGES = ("sqlalchemy", "alembic", "typer", "alembic-postgresql-enum")
 
 
-def fingerprint(settings: Settings, labels: Iterable[str]) -> str:
+@dataclass(frozen=True)
+class Sources:
+    """Digests of what shapes makemigrations' answer, in two parts: `apps`, each installed
+    app's own files (its package folder and its migrations); `project`, everything else
+    (the project's other files, env.py, the framework, the settings that shape the
+    comparison, the database kind, the library versions)."""
+
+    project: str
+    apps: dict[str, str]
+
+
+def source_digests(settings: Settings, apps: Sequence[AppConfig]) -> Sources:
+    """Every source file read once, each counted in its app's digest or the project's."""
     from project.apps import dialect_folder
 
-    digest = hashlib.sha256()
+    project = hashlib.sha256()
+    digests = {app.label: hashlib.sha256() for app in apps}
+    folders = {folder: app.label for app in apps for folder in _app_folders(app)}
     framework = Path(__file__).resolve().parent
-    for root in (settings.base_dir, framework):
+    for root in (settings.base_dir.resolve(), framework, *folders):
+        outside = root in folders
         for path in _sources(root):
+            # The innermost app folder holding the file names its app (apps may nest).
+            owner = next((folders[p] for p in path.parents if p in folders), None)
+            if (owner is None) == outside:
+                continue  # an app's file is counted when its own folder is walked
+            digest = project if owner is None else digests[owner]
             digest.update(f"{path.relative_to(root)}\0".encode())
             digest.update(path.read_bytes())
     facts = [
-        ",".join(labels),
         dialect_folder(settings.database_url),
         repr(settings.installed_apps),
         repr((settings.protect_unowned_tables, settings.migrations_per_dialect)),
+        repr(settings.lock_safe_migrations),
     ]
     facts.extend(package_versions(_PACKAGES))
-    digest.update("\0".join(facts).encode())
-    return digest.hexdigest()[:32]
+    project.update("\0".join(facts).encode())
+    return Sources(
+        project.hexdigest()[:32], {label: d.hexdigest()[:32] for label, d in digests.items()}
+    )
+
+
+def fingerprint(sources: Sources, labels: Iterable[str]) -> str:
+    """The key of a whole no-change answer for the apps `labels` were asked about."""
+    parts = [
+        ",".join(labels),
+        sources.project,
+        *(f"{k}={v}" for k, v in sorted(sources.apps.items())),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def app_files(app: AppConfig) -> list[Path]:
+    """The files of an app that its digest covers."""
+    return [path for folder in _app_folders(app) for path in _sources(folder)]
+
+
+def _app_folders(app: AppConfig) -> list[Path]:
+    """An app's package folder, and its migrations folder when that lies elsewhere."""
+    folders = [app.path.resolve()]
+    migrations = app.migrations_dir.resolve()
+    if not migrations.is_relative_to(folders[0]):
+        folders.append(migrations)
+    return folders
 
 
 def package_versions(packages: Iterable[str]) -> list[str]:

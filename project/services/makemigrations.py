@@ -28,7 +28,13 @@ from project.autogen.planner import (
     require_migration_name,
 )
 from project.autogen.questioner import Questioner
-from project.engine.fingerprint import fingerprint, known_unchanged, remember_unchanged
+from project.engine.fingerprint import (
+    Sources,
+    fingerprint,
+    known_unchanged,
+    remember_unchanged,
+    source_digests,
+)
 from project.engine.workspace import Workspace
 from project.errors import DatabaseError, UsageError
 
@@ -140,13 +146,12 @@ def plan_migrations(
     labels = [app.label for app in apps]
     # The fingerprint covers the migration files: a cached "no changes" also means that
     # no conflict has appeared since, so the history need not even be read.
-    key = fingerprint(settings, labels) if cache and not from_db else None
+    sources = None if from_db else source_digests(settings, workspace.apps)
+    key = fingerprint(sources, labels) if cache and sources else None
     if key and not lint and known_unchanged(settings, key):
-        return MakeMigrationsResult(
-            [], [], False, "the migration history (unchanged since the last check)"
-        )
+        return _unchanged()
     workspace.history.require_no_conflicts()
-    result = _autogenerate(workspace, apps, name, write, from_db, cache, questioner or Questioner())
+    result = _autogenerate(workspace, apps, name, write, sources, cache, questioner or Questioner())
     if key and not result.migrations:
         remember_unchanged(settings, key)
     if lint:
@@ -166,26 +171,45 @@ def plan_migrations(
     return result
 
 
+def _unchanged() -> MakeMigrationsResult:
+    return MakeMigrationsResult(
+        [], [], False, "the migration history (unchanged since the last check)"
+    )
+
+
 def _autogenerate(
     workspace: Workspace,
     selected: list[AppConfig],
     name: str | None,
     write: bool,
-    from_db: bool,
+    sources: Sources | None,
     cache: bool,
     questioner: Questioner,
 ) -> MakeMigrationsResult:
+    """Compare the models with the history (`sources`: the digests of its files), or with
+    the configured database (`sources` None: --from-db). With the cache, only the apps whose
+    files changed and those they reach are compared (project.autogen.scope)."""
+    from project.autogen import scope as scopes
     from project.backends.connections import database_url
-    from project.engine.model_tables import load_models, require_migratable
+    from project.engine.model_tables import require_migratable
     from project.engine.scratch import history_state
 
-    models = load_models(workspace.apps)
     settings = workspace.settings  # one history for all DATABASE_TARGETS, unless per dialect
-    targets = () if settings.migrations_per_dialect else settings.database_targets
-    require_migratable(models, database_url(settings).get_backend_name(), targets)
+    dialect = database_url(settings).get_backend_name()
     history = workspace.history
-    planner = Planner(workspace, history, models, selected, name, write, questioner)
-    if from_db:
+    record: scopes.Record | None = None
+    facts: dict[str, scopes.AppRecord] = {}
+    scope = scopes.everything("makemigrations --no-cache")
+    if sources is not None and cache:
+        record = scopes.read_record(settings)
+        scope, facts = scopes.first_scope(record, sources, workspace.apps, _whole(workspace))
+    if scope.compared is not None and not scope.compared:
+        return _unchanged()  # the project's files changed, but nothing any app depends on
+    models, scope = scopes.load_compared_models(workspace.apps, scope, record, dialect)
+    targets = () if settings.migrations_per_dialect else settings.database_targets
+    require_migratable(models, dialect, targets)
+    planner = Planner(workspace, history, models, selected, name, write, questioner, scope=scope)
+    if sources is None:
         with workspace.connect() as connection:
             _require_up_to_date(history, workspace.applied_rows(connection))
             scripts = _revision(workspace, connection, planner)
@@ -195,12 +219,36 @@ def _autogenerate(
             planner.on_renames = state.spoil
             scripts = _revision(workspace, state.connection, planner)
         compared_with, notes = f"the migration history ({state.description})", state.notes
+        if planner.changed_apps is not None:
+            scopes.write_record(
+                settings,
+                scopes.recorded(
+                    record,
+                    sources,
+                    scope,
+                    models,
+                    planner.changed_apps,
+                    facts,
+                    workspace.apps,
+                    dialect,
+                ),
+            )
     if write:
         format_files([Path(s.path) for s in scripts])
     ignored = sorted(set(planner.ignored))
     return MakeMigrationsResult(
         planner.planned, ignored, write and bool(planner.planned), compared_with, notes
     )
+
+
+def _whole(workspace: Workspace) -> str | None:
+    """A reason to compare every app that the files give: PROTECT_UNOWNED_TABLES off (what
+    no app owns is compared too), or sequences in the history (compared database-wide)."""
+    if not workspace.settings.protect_unowned_tables:
+        return "PROTECT_UNOWNED_TABLES is off"
+    if workspace.history.sequences():
+        return "the history has sequences, compared database-wide"
+    return None
 
 
 def _revision(workspace: Workspace, connection: Connection, planner: Planner) -> Any:
