@@ -270,19 +270,21 @@ def load_history(script: ScriptDirectory, apps: Sequence[AppConfig]) -> History:
         raise ProjectError(
             f"Cannot load migration file ({where(exc)}): {type(exc).__name__}: {exc}"
         ) from exc
-    migrations = [_migration(s, apps, script) for s in reversed(scripts)]
+    folders = {app.migrations_dir.resolve(): app for app in reversed(apps)}  # the first wins
+    migrations = [_migration(s, folders, script) for s in reversed(scripts)]
     return History(script=script, apps=apps, migrations=migrations)
 
 
-def _migration(script: Script, apps: Sequence[AppConfig], directory: ScriptDirectory) -> Migration:
+def _migration(
+    script: Script, folders: dict[Path, AppConfig], directory: ScriptDirectory
+) -> Migration:
     from alembic import util
 
     from project.data import is_irreversible
     from project.engine.squash_view import replaced_by
 
     path = Path(script.path)
-    folder = path.parent.resolve()
-    app = next((a for a in apps if a.migrations_dir.resolve() == folder), None)
+    app = folders.get(path.parent.resolve())
     if app is None:  # cannot happen: every version location is an app's folder
         raise ProjectError(
             f"Migration {path} lies outside every installed app's migrations folder."

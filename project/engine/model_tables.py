@@ -129,6 +129,7 @@ def load_models(
 
 def _collect(apps: Sequence[AppConfig], checked: Collection[str] | None = None) -> ModelTables:
     packages = [(app.name, app.label) for app in apps]
+    _index_modules()
     found = _found_in_modules(packages)
     result = ModelTables()
     strays = []
@@ -192,9 +193,27 @@ def _app_modules(package: str, models_only: bool = False) -> list[tuple[str, Any
     prefix = f"{package}.models" if models_only else package
     return [
         (name, module)
-        for name, module in list(sys.modules.items())
-        if module is not None and (name == prefix or name.startswith(prefix + "."))
+        for name, module in _modules_under(package)
+        if name == prefix or name.startswith(prefix + ".")
     ]
+
+
+def _modules_under(package: str) -> list[tuple[str, Any]]:
+    """The imported modules in `package` (itself included), from the index _collect makes:
+    scanning all of sys.modules for each of 50 apps took 0.1 s."""
+    top = package.partition(".")[0]
+    return [(n, m) for n, m in _index.get(top, []) if n == package or n.startswith(package + ".")]
+
+
+def _index_modules() -> None:
+    """Index sys.modules by top-level package, for the _collect that follows."""
+    _index.clear()
+    for name, module in list(sys.modules.items()):
+        if module is not None:
+            _index.setdefault(name.partition(".")[0], []).append((name, module))
+
+
+_index: dict[str, list[tuple[str, Any]]] = {}
 
 
 def _found_in_modules(packages: list[tuple[str, str]]) -> dict[int, Origin]:
