@@ -19,7 +19,7 @@ from project.engine.fingerprint import Sources
 
 RECORD = ".manage_cache/compared.json"
 HEADER = (
-    "from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, String, Text\n"
+    "from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, Sequence, String, Text\n"
     "from sqlalchemy.orm import mapped_column\n\n"
     "from project.db import Model\n"
 )
@@ -281,6 +281,7 @@ def test_a_type_taken_from_a_foreign_keys_target_is_found(sqlite_project: Projec
         ("moved table", "table docs_page moved between apps"),
         ("damaged record", "no earlier comparison"),
         ("unowned tables", "PROTECT_UNOWNED_TABLES is off"),
+        ("sequence", "the history has sequences, compared database-wide"),
     ],
 )
 def test_what_could_reach_every_app_compares_every_app(
@@ -294,6 +295,8 @@ def test_what_could_reach_every_app_compares_every_app(
         spec.apps["docs"][0].columns.append(Column("kind", "String(LENGTH)"))
     if change == "unowned tables":  # from the start: the setting, not its edit, says it
         with_settings(project, PROTECT_UNOWNED_TABLES=False)
+    if change == "sequence":  # compared database-wide: a partial comparison would drop others'
+        spec.apps["docs"][0].columns.append(Column("number", 'Integer, Sequence("docs_number")'))
     _clean_record(project, spec)
     spec.apps["crm"][0].columns.append(Column("phone", "String(30)"))
     if change == "env.py":
