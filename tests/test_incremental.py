@@ -384,3 +384,34 @@ def test_first_scope_falls_back_and_finds_what_changed() -> None:
     assert first_scope(Record("p1", dirty), sources, apps, None)[0].compared == {"a"}
     shared = {"a": AppRecord("1", True, shared=True), "b": AppRecord("2", True)}
     assert first_scope(Record("p1", shared), sources, apps, None)[0].compared is None
+
+
+def test_app_facts_read_imports_and_touched_tables_from_the_text(tmp_path: Path) -> None:
+    from project.autogen.scope import app_facts
+
+    apps = []
+    for label in ("a", "b", "c", "d", "e"):
+        (tmp_path / "apps" / label / "migrations").mkdir(parents=True)
+        apps.append(
+            AppConfig(
+                f"apps.{label}",
+                label,
+                tmp_path / "apps" / label,
+                tmp_path / "apps" / label / "migrations",
+            )
+        )
+    a = tmp_path / "apps" / "a"
+    (a / "models.py").write_text(
+        "from apps.b.models import Kind\n"
+        "from .. import c\n"  # relative, leaving the app's package
+        "from apps import (\n    d,  # a comment\n)\n"
+        "import sqlalchemy as sa\n"
+    )
+    (a / "migrations" / "0001_x.py").write_text(
+        'from alembic import op\n\ndef upgrade():\n    op.add_column("b_kind", sa.Column("x"))\n'
+    )
+    facts = app_facts(apps[0], apps)
+    assert facts.imports == ["b", "c", "d"]  # not e
+    assert {"b_kind", "x"} <= set(facts.touches)
+    (a / "loader.py").write_text('importlib.import_module("apps.e.models")\n')
+    assert app_facts(apps[0], apps).imports == ["b", "c", "d", "e"]
