@@ -252,3 +252,31 @@ def test_no_read_timeout_resets_pymysqls() -> None:
     internals.no_read_timeout(connection)
     assert connection._read_timeout is None
     assert "self._read_timeout" in inspect.getsource(pymysql.connections.Connection._read_bytes)
+
+
+def test_scoped_metadata_shows_autogenerate_only_its_tables() -> None:
+    """Tables stay on their MetaData (a foreign key resolves there), a foreign key to a
+    table outside the scope, even one never defined, is no dependency of the sort, and
+    Alembic's autogenerate compares the scoped tables alone."""
+    from alembic.autogenerate import produce_migrations
+
+    metadata = sa.MetaData(naming_convention={"ix": "ix_%(column_0_label)s"})
+    kept = sa.Table("kept", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    child = sa.Table(
+        "child",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("kept_id", sa.ForeignKey("kept.id")),
+        sa.Column("gone_id", sa.Integer, sa.ForeignKey("never_defined.id")),
+    )
+    sa.Table("other", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    scoped = internals.scoped_metadata(metadata, [child, kept])
+    assert [t.name for t in scoped.sorted_tables] == ["kept", "child"]
+    assert set(scoped.tables) == {"kept", "child"} and child.metadata is metadata
+    assert scoped.naming_convention == metadata.naming_convention
+    assert set(metadata.tables) == {"kept", "child", "other"}  # the models' own: untouched
+    with sa.create_engine("sqlite://").connect() as connection:
+        context = MigrationContext.configure(connection)
+        found = produce_migrations(context, scoped).upgrade_ops
+        assert found is not None
+        assert sorted(op.table_name for op in found.ops) == ["child", "kept"]
