@@ -106,21 +106,38 @@ class Bench:
     ) -> Timing:
         times = []
         for _ in range(self.runs):
-            run_env = before() if before else env
-            started = time.perf_counter()
-            try:
-                subprocess.run(
-                    command,
-                    cwd=cwd,
-                    env=run_env,
-                    check=True,
-                    capture_output=True,
-                    timeout=self.limit,
-                )
-            except subprocess.TimeoutExpired:
+            elapsed = self.once(command, cwd, before() if before else env)
+            if elapsed is None:
                 return Timing([], over=self.limit)
-            times.append(time.perf_counter() - started)
+            times.append(elapsed)
         return Timing(times)
+
+    def once(
+        self, command: list[str], cwd: Path, env: dict[str, str], codes: tuple[int, ...] = (0,)
+    ) -> float | None:
+        """Seconds one whole-process run takes (None: over the limit); an exit status not in
+        `codes` stops the benchmark, so a failing command is never timed as if it worked."""
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(
+                command,
+                check=False,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=self.limit,
+            )
+        except subprocess.TimeoutExpired:
+            return None
+        elapsed = time.perf_counter() - started
+        if done.returncode not in codes:
+            raise SystemExit(
+                f"{' '.join(command)} in {cwd}: exit status {done.returncode}\n"
+                f"{done.stdout}{done.stderr}"
+            )
+        return elapsed
 
     def row(
         self,
@@ -148,13 +165,18 @@ class Bench:
 
 
 def _ratio(ours: Timing, other: Timing) -> str:
+    """The ratio of the medians and, with several runs, the worst any two runs give (our
+    slowest over their fastest): "3x faster in every run" is a worst ratio under 0.33."""
     if ours.median is None:
         return "-"
     if other.over is not None:
-        return f"< {ours.median / other.over:.3f}"
+        return f"< {max(ours.times) / other.over:.3f}"
     if other.median is None:
         return "-"
-    return f"{ours.median / other.median:.2f}"
+    ratio = f"{ours.median / other.median:.2f}"
+    if len(ours.times) > 1 and len(other.times) > 1:
+        ratio += f" (max {max(ours.times) / min(other.times):.2f})"
+    return ratio
 
 
 def measure(bench: Bench, work: Path, tables: int, database: Database, history: int = 1) -> None:
@@ -164,11 +186,13 @@ def measure(bench: Bench, work: Path, tables: int, database: Database, history: 
     apps = 1 if history > 1 else max(1, tables // 10)
     label = f"{tables}" if history == 1 else f"{tables} ({history} migrations)"
     folder = work / f"{database.kind}-{tables}-{history}"
+    started = time.perf_counter()
     ours = generate(folder / "ours", tables, apps, history)
     alembic = alembic_project(folder / "alembic", tables, apps, history, url=database.fresh())
     django = django_project(folder / "django", tables, apps, history)
     manage = [PYTHON, "manage.py"]
     alembic_cli = [PYTHON, "-m", "alembic"]
+    _progress(f"{label} tables, {database.kind}: projects made", started)
 
     def fresh_env() -> dict[str, str]:
         return database.env(database.fresh())
@@ -253,6 +277,163 @@ def measure(bench: Bench, work: Path, tables: int, database: Database, history: 
             none,
             f"{imports} (imports)",
         )
+    if history == 1:
+        _progress(f"{label} tables, {database.kind}: rows before the model change", started)
+        _model_change(bench, label, database.kind, (ours, alembic, django), envs, imports, apps)
+    _progress(f"{label} tables, {database.kind}: all rows", started)
+
+
+def _progress(what: str, started: float) -> None:
+    """How long the benchmark has taken so far, on stderr (the table is on stdout)."""
+    print(f"# {what} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+
+@dataclass
+class ModelChange:
+    """One model of one app edited the same way in one tool's project (a new nullable
+    column), and undone: the model file restored, the migration it wrote deleted."""
+
+    project: Path
+    models: Path  # the file that holds the model
+    anchor: str  # the line the new column goes after
+    column: str  # the new column's line, {name} its name
+    original: bytes = b""
+    before: frozenset[Path] = frozenset()
+
+    def edit(self, name: str) -> None:
+        self.original = self.models.read_bytes()
+        self.before = _files(self.project)
+        text = self.original.decode()
+        assert text.count(self.anchor) == 1, self.anchor
+        self.models.write_text(
+            text.replace(self.anchor, self.anchor + self.column.format(name=name))
+        )
+
+    def written(self) -> list[Path]:
+        return sorted(_files(self.project) - self.before)
+
+    def undo(self) -> None:
+        for path in self.written():
+            path.unlink()
+            for compiled in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+                compiled.unlink()
+        self.models.write_bytes(self.original)
+
+
+def _files(project: Path) -> frozenset[Path]:
+    """The project's files but its caches (bytecode, .manage_cache)."""
+    return frozenset(
+        path
+        for path in project.rglob("*")
+        if path.is_file() and not {"__pycache__", ".manage_cache"} & set(path.parts)
+    )
+
+
+def _model_change(
+    bench: Bench,
+    label: str,
+    kind: str,
+    projects: tuple[Path, Path, Path],
+    envs: dict[str, str],
+    imports: str,
+    apps: int,
+) -> None:
+    """A new nullable column in one model of one app (the middle app, its first model: the
+    same in the three projects), as a developer's loop has it: edit the model, check, write
+    the migration. Each run makes a new edit (the column's name counts the runs, so no
+    cache can know it from an earlier run), times the check, then makemigrations (after
+    that check, as in the loop), then deletes the file written and restores the model.
+    Before each run ours checks the unchanged project with its no-change answer forgotten,
+    so its caches are as the developer's last check left them: warm for the unchanged
+    models and the current migrations, whatever makemigrations did to them."""
+    ours, alembic, django = projects
+    app = apps // 2
+    n = app  # an app's first table: generate.py gives app i tables i, i + apps, ...
+    column = "    {name}: Mapped[str | None] = mapped_column(String(30))\n"
+    manage = [PYTHON, "manage.py"]
+    tools = {
+        "ours": (
+            ModelChange(
+                ours,
+                ours / "apps" / f"app{app:03d}" / "models.py",
+                f"class Item{n}(Model):\n",
+                column,
+            ),
+            manage + ["makemigrations", "--check"],
+            1,
+            manage + ["makemigrations"],
+        ),
+        "alembic": (
+            ModelChange(alembic, alembic / "models.py", f'    __tablename__ = "item{n}"\n', column),
+            [PYTHON, "-m", "alembic", "check"],
+            255,  # Alembic's CLI exits 255 on a failed command
+            [PYTHON, "-m", "alembic", "revision", "--autogenerate", "-m", "change"],
+        ),
+        "django": (
+            ModelChange(
+                django,
+                django / f"app{app:03d}" / "models.py",
+                f"class Item{n}(models.Model):\n",
+                "    {name} = models.CharField(max_length=30, null=True)\n",
+            ),
+            manage + ["makemigrations", "--check", "--dry-run"],
+            1,
+            manage + ["makemigrations"],
+        ),
+    }
+
+    def warm_up() -> None:
+        for marker in (ours / ".manage_cache").glob("nochanges-*"):
+            marker.unlink()
+        bench.once(manage + ["makemigrations", "--check"], ours, envs["ours"])
+
+    checks, writes = {}, {}
+    for tool, (change, check, found, write) in tools.items():
+        checks[tool], writes[tool] = _edit_loop(
+            bench, change, (check, found), write, envs[tool], warm_up if tool == "ours" else None
+        )
+    for name, timings in (("model change: check", checks), ("model change: write", writes)):
+        bench.row(
+            name,
+            label,
+            kind,
+            timings["ours"],
+            timings["alembic"],
+            timings["django"],
+            f"{imports} (imports)",
+        )
+
+
+def _edit_loop(
+    bench: Bench,
+    change: ModelChange,
+    check: tuple[list[str], int],
+    write: list[str],
+    env: dict[str, str],
+    warm_up: Callable[[], None] | None,
+) -> tuple[Timing, Timing]:
+    """The check (which must find the change: its exit status, nothing written) and the
+    migration written (exactly one new file), timed once per run on a new edit."""
+    checked: list[float] = []
+    wrote: list[float] = []
+    for run in range(1, bench.runs + 1):
+        if warm_up:
+            warm_up()
+        change.edit(f"extra_{run}")
+        try:
+            elapsed = bench.once(check[0], change.project, env, codes=(check[1],))
+            if elapsed is None:
+                return Timing([], over=bench.limit), Timing(wrote)
+            assert not change.written(), change.written()
+            checked.append(elapsed)
+            elapsed = bench.once(write, change.project, env)
+            if elapsed is None:
+                return Timing(checked), Timing([], over=bench.limit)
+            assert len(change.written()) == 1, change.written()
+            wrote.append(elapsed)
+        finally:
+            change.undo()
+    return Timing(checked), Timing(wrote)
 
 
 def _ddl_floor(bench: Bench, alembic: Path, database: Database) -> str:
