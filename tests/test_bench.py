@@ -22,7 +22,14 @@ def test_quick_benchmark_prints_its_table() -> None:
         "| work | tables | database | ours | Alembic | Django | floor | ours/Alembic | ours/Django |"
         in lines
     )
-    for work in ("apply from empty", "no-op migrate", "list status", "no-op check"):
+    for work in (
+        "apply from empty",
+        "no-op migrate",
+        "list status",
+        "no-op check",
+        "model change: check",
+        "model change: write",
+    ):
         assert any(line.startswith(f"| {work} | 10 | sqlite |") for line in lines), completed.stdout
     # A check that cannot use its cached answer does `alembic check`'s work: both are timed.
     compare = next(line for line in lines if line.startswith("| check: compare (state cached) |"))
