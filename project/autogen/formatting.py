@@ -14,9 +14,7 @@ from pathlib import Path
 def format_files(paths: list[Path]) -> None:
     """Format new files in place (migrations): ruff's own config, found from their folder."""
     if paths and _have_ruff():
-        subprocess.run(
-            [sys.executable, "-m", "ruff", "format", "--quiet", *map(str, paths)], check=False
-        )
+        subprocess.run([*_ruff_command(), "format", "--quiet", *map(str, paths)], check=False)
 
 
 def format_source(source: str, as_file: Path, sort_imports: bool = False) -> str:
@@ -32,13 +30,23 @@ def format_source(source: str, as_file: Path, sort_imports: bool = False) -> str
 
 def _ruff(source: str, *args: str) -> str:
     completed = subprocess.run(
-        [sys.executable, "-m", "ruff", *args, "--quiet", "-"],
+        [*_ruff_command(), *args, "--quiet", "-"],
         input=source,
         capture_output=True,
         text=True,
         check=False,
     )
     return completed.stdout if completed.returncode == 0 and completed.stdout else source
+
+
+def _ruff_command() -> list[str]:
+    """Ruff's binary itself: `python -m ruff` starts an interpreter only to exec it."""
+    try:
+        from ruff import find_ruff_bin  # type: ignore[import-untyped]
+
+        return [str(find_ruff_bin())]
+    except (ImportError, FileNotFoundError):
+        return [sys.executable, "-m", "ruff"]
 
 
 def _have_ruff() -> bool:
