@@ -151,3 +151,14 @@ def _leaf(project: Project) -> str:
     found = re.search(r'^revision(?:: str)? = "([^"]+)"', text, re.MULTILINE)
     assert found
     return found.group(1)
+
+
+def test_the_module_deferred_is_where_alembic_keeps_it() -> None:
+    """A release that moves alembic/ddl/postgresql.py makes defer_unused do nothing (the
+    placeholder would have no code to run); this says it no longer saves anything."""
+    out = _fresh("""
+        from project.adapter.deferred_impls import defer_unused, is_deferred
+        defer_unused("mysql")
+        print(is_deferred("postgresql"))
+    """)
+    assert out == "True"

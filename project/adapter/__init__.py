@@ -109,6 +109,7 @@ project.adapter.internals (schema objects, operations, renderers, drivers):
   the connect (a server that never greets) is turned off once connected, as a migration
   may run one statement for hours; PyMySQL has no public setter.
 
-Two of these act on the whole process once registered, for any Alembic use in it: the
-renderers project.autogen.render replaces, and `fix_batch_copies`.
+Three of these act on the whole process once registered, for any Alembic use in it: the
+renderers project.autogen.render replaces, `fix_batch_copies`, and the deferred
+alembic.ddl.postgresql (`migrate` on another database defers it).
 """

@@ -17,6 +17,7 @@ nothing uses them on another database (an exclusion constraint exists only on Po
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import types
 from typing import Any
@@ -50,6 +51,8 @@ def defer_unused(backend: str) -> None:
         if dialect == backend or name in sys.modules:
             continue
         path = f"{folder}/{name.split('.', 1)[1].replace('.', '/')}.py"
+        if not os.path.isfile(path):  # an Alembic laid out otherwise: imported as it says
+            continue
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             continue
