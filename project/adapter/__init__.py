@@ -32,6 +32,14 @@ project.adapter.scripts (Alembic's ScriptDirectory and revisions):
   `empty_revisions`): what `command.revision` does, on our ScriptDirectory; `command.revision`
   builds its own, which would show a squash and what it replaces (two heads in one app).
 
+project.adapter.deferred_impls (Alembic's module layout):
+
+- A placeholder in `sys.modules["alembic.ddl.postgresql"]`, put there before Alembic is
+  imported and run in place on the first look-up of one of its names (`defer_unused`,
+  `load`): `alembic.ddl` imports every database's support, and PostgreSQL's imports
+  SQLAlchemy's PostgreSQL dialect, a tenth of a small `migrate` on SQLite. Alembic has no
+  switch to import only the support of the database in use.
+
 project.adapter.version_table (rows of `alembic_version` that Alembic does not know):
 
 - Rows updated, deleted or replaced with SQLAlchemy Core on Alembic's table: a replaced
@@ -101,6 +109,7 @@ project.adapter.internals (schema objects, operations, renderers, drivers):
   the connect (a server that never greets) is turned off once connected, as a migration
   may run one statement for hours; PyMySQL has no public setter.
 
-Two of these act on the whole process once registered, for any Alembic use in it: the
-renderers project.autogen.render replaces, and `fix_batch_copies`.
+Three of these act on the whole process once registered, for any Alembic use in it: the
+renderers project.autogen.render replaces, `fix_batch_copies`, and the deferred
+alembic.ddl.postgresql (`migrate` on another database defers it).
 """

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from project.adapter.deferred_impls import load as load_deferred
 from project.backends import backend_for
 from project.errors import DatabaseError
 
@@ -184,6 +185,7 @@ def create_engine(settings: Settings, url: URL | None = None, **options: Any) ->
         ) from exc
     except ArgumentError as exc:
         raise DatabaseError(f"DATABASE_URL '{shown}' is not usable: {exc}.") from exc
+    load_deferred(url.get_backend_name())  # Alembic's support of this database, if deferred
     backend_for(url.get_backend_name()).prepare_engine(engine)
     if url.get_driver_name() == "pymysql":
         event.listen(engine, "connect", _no_read_timeout_once_connected)

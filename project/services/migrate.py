@@ -95,6 +95,7 @@ def migrate(
     from project.engine.locking import migration_lock
     from project.engine.squash_view import after_migrating
 
+    _defer_unused_alembic_support(settings)
     workspace = Workspace(settings)
     if app_label is not None:
         select_apps(workspace.apps, [app_label])  # bad input fails before any waiting
@@ -134,6 +135,21 @@ def migrate(
             )
             after_migrating(workspace, connection)  # replaced migrations ran: maybe all now
     return plan
+
+
+def _defer_unused_alembic_support(settings: Settings) -> None:
+    """Alembic's PostgreSQL support is not imported for another database (a fifth of a small
+    migrate on SQLite): project.adapter.deferred_impls. A URL that does not parse is left to
+    fail where it always does."""
+    from sqlalchemy.engine import make_url
+
+    from project.adapter.deferred_impls import defer_unused
+
+    try:
+        backend = make_url(settings.database_url).get_backend_name()
+    except Exception:  # noqa: BLE001 - reported when the database is opened
+        return
+    defer_unused(backend)
 
 
 def _adopt(
