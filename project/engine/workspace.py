@@ -56,7 +56,12 @@ class Workspace:
     def history(self) -> History:
         from project.engine.history import load_history
 
-        return load_history(self.script, self.apps)
+        history = load_history(self.script, self.apps)
+        if not self.unsquashed:  # the view a status command starts from (status_cache)
+            from project.engine import status_cache
+
+            status_cache.write(self.settings.base_dir, self.apps, history)
+        return history
 
     @cached_property
     def engine(self) -> Engine:
