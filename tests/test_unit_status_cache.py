@@ -94,7 +94,9 @@ def test_a_read_only_folder_keeps_no_cache(tiny: TinyProject, tmp_path: Path) ->
     workspace, history = _loaded(tiny)
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")
-    status_cache.write(blocked, workspace.apps, history)  # .manage_cache cannot be made
+    status_cache.write(
+        blocked, status_cache.files_key(workspace.apps), history
+    )  # .manage_cache cannot be made
     assert status_cache.read(blocked, workspace.apps) is None
 
 

@@ -96,11 +96,11 @@ def parse(text: str, key: str, apps: Sequence[AppConfig]) -> History | None:
     return History(script=cast("ScriptDirectory", None), apps=apps, migrations=migrations)
 
 
-def write(base_dir: Path, apps: Sequence[AppConfig], history: History) -> None:
-    """Keep the history for the next status command; a folder that cannot be written (a
-    read-only checkout) keeps none. Written aside and renamed: a reader sees all or nothing."""
+def write(base_dir: Path, key: str, history: History) -> None:
+    """Keep the history for the next status command, under the files_key taken before it
+    was read; a folder that cannot be written (a read-only checkout) keeps none. Written
+    aside and renamed: a reader sees all or nothing."""
     path = cache_path(base_dir)
-    key = files_key(apps)
     text = dump(history, key)
     try:
         if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -109,7 +109,7 @@ def write(base_dir: Path, apps: Sequence[AppConfig], history: History) -> None:
         partial = path.with_name(f"{CACHE_FILE}.{os.getpid()}.tmp")
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, path)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a file there that is not text
         return
 
 
