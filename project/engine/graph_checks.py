@@ -53,6 +53,12 @@ def require_sound_graph(
         marker.touch()
 
 
+def passed_before(history: History, cache: Path) -> bool:
+    """Whether a full check passed on these very files (require_sound_graph left its marker):
+    a status command may then skip it without reading a file's operations."""
+    return (cache / f"{MARKER_PREFIX}{_files_key(history)}").exists()
+
+
 def missing_dependencies(history: History) -> list[str]:
     from project.engine.migration_files import foreign_key_targets
 

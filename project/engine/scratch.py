@@ -526,14 +526,16 @@ def clear_states(workspace: Workspace) -> ClearedStates:
     """Drop every cached state: this project's files, and on a server every scratch database
     (every project's: they are all rebuilt when needed) that no run is using."""
     from project.backends.connections import database_url
+    from project.engine.status_cache import CACHE_FILE as STATUS_CACHE
 
     cleared = ClearedStates()
     folder = workspace.settings.base_dir / CACHE_FOLDER
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
             # Lock files stay: unlinking one that a run holds would let a second run in;
-            # so do the private files of runs going on.
-            if not path.is_file() or path.name.endswith(".lock"):
+            # so do the private files of runs going on. The status commands' cache is no
+            # state: it checks itself against the files (project.engine.status_cache).
+            if not path.is_file() or path.name.endswith(".lock") or path.name == STATUS_CACHE:
                 continue
             if path.name.startswith(PRIVATE_PREFIXES):
                 if remove_unless_in_use(path):

@@ -54,9 +54,15 @@ class Workspace:
 
     @cached_property
     def history(self) -> History:
+        from project.engine import status_cache
         from project.engine.history import load_history
 
-        return load_history(self.script, self.apps)
+        # The key of the files before they are read: one edited meanwhile makes it stale.
+        key = status_cache.files_key(self.apps)
+        history = load_history(self.script, self.apps)
+        if not self.unsquashed:  # the view a status command starts from
+            status_cache.write(self.settings.base_dir, key, history)
+        return history
 
     @cached_property
     def engine(self) -> Engine:

@@ -60,6 +60,9 @@ def plan_migrate(
 ) -> Plan:
     """What `migrate` would do, changing nothing (`checks`: all the graph's, else only
     conflicts)."""
+    nothing_to_do = _nothing_to_do(settings, app_label, target, checks, migrating=False)
+    if nothing_to_do is not None:
+        return nothing_to_do
     workspace = Workspace(settings)
     require_sound_graph(workspace.history, _cache(settings), dependencies=checks)
     with workspace.connect() as connection:
@@ -91,6 +94,12 @@ def migrate(
     cannot be imported, are errors either way. `on_lock_retry` is told before a migration
     that gave up waiting for a table's lock (DDL_LOCK_TIMEOUT) runs again.
     """
+    if not (fake or fake_initial):
+        nothing_to_do = _nothing_to_do(settings, app_label, target, checks, migrating=True)
+        if nothing_to_do is not None:
+            if before_run:
+                before_run(nothing_to_do)
+            return nothing_to_do
     from project.engine import recorder
     from project.engine.locking import migration_lock
     from project.engine.squash_view import after_migrating
@@ -150,6 +159,95 @@ def _defer_unused_alembic_support(settings: Settings) -> None:
     except Exception:  # noqa: BLE001 - reported when the database is opened
         return
     defer_unused(backend)
+
+
+def _nothing_to_do(
+    settings: Settings, app_label: str | None, target: str | None, checks: bool, migrating: bool
+) -> Plan | None:
+    """The plan of a migrate that has nothing to do, read the light way (project.engine.fast_status:
+    the cached graph, sqlite3), without the lock, Alembic or the migration files' imports.
+    None when there is something to do, or anything else the full path must decide or say:
+    a graph not checked since its files changed (checks) or with a conflict, a bad argument,
+    an applied migration our history table has yet to record (`migrating`: migrate records
+    it), one edited since it was applied under STRICT_MIGRATION_CHECKSUMS. SQLite only, whose
+    DDL is transactional: no migration can have stopped partway (project.engine.resume)."""
+    from project.engine import recorder
+    from project.engine.fast_status import snapshot
+    from project.engine.graph_checks import passed_before
+
+    workspace = Workspace(settings)
+    try:
+        fast = snapshot(settings, workspace.apps)
+        if fast is None:
+            return None
+        history, applied, records = fast.history, fast.applied, fast.records
+        if history.conflicts() or (checks and not passed_before(history, _cache(settings))):
+            return None
+        plan = _plan_if_done(workspace, history, applied, app_label, target)
+    except ProjectError:
+        return None  # the full path says it
+    if plan is None or not migrating:
+        return plan
+    if any(revision not in records for revision in applied):
+        return None
+    plan.changed = [
+        m
+        for m in history.migrations
+        if m.revision in records
+        and m.revision in applied
+        and records[m.revision].checksum != recorder.checksum(m.path)
+    ]
+    return None if plan.changed and settings.strict_migration_checksums else plan
+
+
+def _plan_if_done(
+    workspace: Workspace,
+    history: History,
+    applied: set[str],
+    app_label: str | None,
+    target: str | None,
+) -> Plan | None:
+    """_plan's answer when it has no steps (as Alembic would find none), else None."""
+    if app_label is None:
+        if any(m.revision not in applied for m in history.migrations):
+            return None
+        labels = ", ".join(app.label for app in workspace.apps if history.for_app(app.label))
+        return Plan(f"Apply all migrations: {labels or '(none)'}", [], True, "heads")
+    app = select_apps(workspace.apps, [app_label])[0]
+    migrations = history.for_app(app.label)
+    if not migrations:
+        return None
+    if target is None:
+        if any(m.revision not in applied for m in migrations):
+            return None
+        return Plan(f"Apply all migrations: {app.label}", [], True, f"{app.label}@head")
+    if target == ZERO:
+        if any(m.revision in applied for m in migrations):
+            return None
+        return Plan(f"Unapply all migrations: {app.label}", [], False, f"{app.label}@base")
+    migration = history.find(app.label, target)
+    if migration.revision not in applied:
+        return None
+    if _followers(history, migration.revision) & applied:  # they would be unapplied
+        return None
+    summary = f"Target specific migration: {migration.name}, from {app.label}"
+    return Plan(summary, [], False, migration.revision)
+
+
+def _followers(history: History, revision: str) -> set[str]:
+    """Every migration that needs `revision`, directly or not (depends_on included)."""
+    children: dict[str, list[str]] = {}
+    for m in history.migrations:
+        for parent in m.down_revisions + m.dependencies:
+            children.setdefault(parent, []).append(m.revision)
+    found: set[str] = set()
+    todo = list(children.get(revision, []))
+    while todo:
+        child = todo.pop()
+        if child not in found:
+            found.add(child)
+            todo.extend(children.get(child, []))
+    return found
 
 
 def _adopt(

@@ -10,7 +10,7 @@ from project.apps import select_apps
 from project.engine.workspace import Workspace
 
 if TYPE_CHECKING:
-    from project.engine.history import Migration
+    from project.engine.history import History, Migration
     from project.engine.recorder import Record
     from project.settings import Settings
 
@@ -59,13 +59,27 @@ def migration_plan(settings: Settings, app_labels: Sequence[str] = ()) -> list[M
 
 
 def _statuses(workspace: Workspace) -> tuple[list[MigrationStatus], list[Record | str]]:
-    from project.engine.recorder import checksum, read
+    """From the cached graph and a light read of the tables when the situation is plain
+    (project.engine.fast_status), else the full way."""
+    from project.engine.fast_status import snapshot
+
+    fast = snapshot(workspace.settings, workspace.apps)
+    if fast is not None:
+        return _statuses_of(fast.history, fast.applied, fast.records), []
+    from project.engine.recorder import read
 
     with workspace.connect() as connection:
         rows = workspace.applied_rows(connection, ghosts_ok=True)
         records = read(connection)
     history = workspace.history  # after the rows: they choose the view of squashed migrations
-    applied = history.applied(rows)
+    return _statuses_of(history, history.applied(rows), records), list(workspace.ghosts)
+
+
+def _statuses_of(
+    history: History, applied: set[str], records: dict[str, Record]
+) -> list[MigrationStatus]:
+    from project.engine.recorder import checksum
+
     statuses = []
     for m in history.migrations:
         record = records.get(m.revision) if m.revision in applied else None
@@ -80,4 +94,4 @@ def _statuses(workspace: Workspace) -> tuple[list[MigrationStatus], list[Record 
                 changed=record is not None and record.checksum != checksum(m.path),
             )
         )
-    return statuses, list(workspace.ghosts)
+    return statuses

@@ -1,0 +1,151 @@
+"""The status of a database without SQLAlchemy or Alembic, when the situation is plain.
+
+`showmigrations`, `migrate --check` and a `migrate` with nothing to do read two tables
+and compare them with the migration graph. When the graph is cached (project.engine.status_cache)
+and the database is a SQLite file, the standard library's sqlite3 reads the two tables
+in well under the time importing SQLAlchemy and Alembic takes (0.3-0.4 s).
+
+`snapshot` answers only when it can answer exactly as the full path would; for anything
+else it returns None and the caller takes the full path, which decides, says and repairs
+everything: no cache or a stale one, another database or driver, a URL with options,
+Alembic's logging on (verbosity 3 shows what Alembic says), a missing version table, a
+version row no migration file explains (ghosts, squashed ranges applied in part, a plain
+Alembic history), a table that cannot be read as written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from project.engine import status_cache
+from project.engine.recorder import TABLE as HISTORY_TABLE
+from project.engine.recorder import Record
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from project.apps import AppConfig
+    from project.engine.history import History
+    from project.settings import Settings
+
+VERSION_TABLE = "alembic_version"  # project.adapter.version_table.NAME
+# URL schemes read here: SQLite with the driver SQLAlchemy picks by default.
+SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    history: History  # the cached graph (no ScriptDirectory)
+    rows: tuple[str, ...]  # the version table's rows, every one a migration on disk
+    applied: set[str]
+    records: dict[str, Record]  # our history table's rows; empty when it does not exist
+
+
+class NotPlain(Exception):
+    """The fast path cannot answer as the full path would: the caller takes that one."""
+
+
+def snapshot(settings: Settings, apps: Sequence[AppConfig]) -> Snapshot | None:
+    """The database's status from the cached graph and one read of each table, or None."""
+    if logging.getLogger("alembic").isEnabledFor(logging.INFO):
+        return None
+    path = sqlite_file(settings.database_url, settings.base_dir)
+    if path is None:
+        return None
+    history = status_cache.read(settings.base_dir, apps)
+    if history is None:
+        return None
+    try:
+        rows, records = read_tables(path)
+    except (NotPlain, sqlite3.Error, ValueError):
+        return None
+    if not rows or any(row not in history.by_revision for row in rows):
+        return None  # nothing applied yet, or rows only the full path explains
+    return Snapshot(history, rows, history.applied(rows), records)
+
+
+def sqlite_file(url: str, base_dir: Path) -> Path | None:
+    """The existing database file of a plain `sqlite:///path` URL (relative to the project,
+    as project.backends.connections makes it); None for anything else."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in SQLITE_SCHEMES or not rest.startswith("/"):
+        return None
+    database = rest[1:]
+    if not database or database == ":memory:" or any(c in database for c in "?#%@\\"):
+        return None
+    path = Path(database)
+    path = path if path.is_absolute() else base_dir / path
+    return path if path.is_file() else None
+
+
+def read_tables(path: Path) -> tuple[tuple[str, ...], dict[str, Record]]:
+    """The version rows and our history's records, read only (the file is never created,
+    nor written)."""
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+                (VERSION_TABLE, HISTORY_TABLE),
+            )
+        }
+        if VERSION_TABLE not in tables:
+            raise NotPlain(VERSION_TABLE)
+        rows = tuple(
+            str(row) for (row,) in connection.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+        )
+        records = (
+            _records(
+                connection.execute(
+                    "SELECT app, name, revision, parents, applied_at, duration, checksum, faked "
+                    f"FROM {HISTORY_TABLE}"
+                ).fetchall()
+            )
+            if HISTORY_TABLE in tables
+            else {}
+        )
+    finally:
+        connection.close()
+    return rows, records
+
+
+def _records(rows: list[tuple[object, ...]]) -> dict[str, Record]:
+    """Records as project.engine.recorder.read makes them from SQLAlchemy's SQLite types."""
+    found = {}
+    for app, name, revision, parents, applied_at, duration, checksum, faked in rows:
+        if (duration is not None and not isinstance(duration, (int, float))) or not isinstance(
+            faked, int
+        ):
+            raise NotPlain(HISTORY_TABLE)
+        found[_text(revision)] = Record(
+            _text(app),
+            _text(name),
+            _text(revision),
+            tuple(p for p in _text(parents).split(",") if p),
+            _datetime(applied_at),
+            None if duration is None else float(duration),
+            _text(checksum),
+            bool(faked),
+        )
+    return found
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise NotPlain(HISTORY_TABLE)
+    return value
+
+
+def _datetime(value: object) -> datetime | None:
+    """SQLAlchemy's SQLite DATETIME: text as 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise NotPlain(HISTORY_TABLE)
+    return datetime.fromisoformat(value)  # ValueError: not as SQLAlchemy writes it
