@@ -4,7 +4,8 @@ Each command runs twice on the same project: the full way (the cache removed fir
 run loads the history and writes the cache again), then with the cache, with Python's import
 profile on (`PYTHONPROFILEIMPORTTIME`, as `python -X importtime`), which tells whether Alembic
 was imported. Both must say the same, byte for byte; the second must skip Alembic exactly
-when the situation is plain (SQLite, a cache of these files, rows the files explain).
+when the situation is plain (SQLite or PostgreSQL, a cache of these files, rows the files
+explain).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from conftest import Project, Result, with_settings, write_migration
 CACHE = ".manage_cache/status.json"
 TOY = "\n\nclass Toy(Model):\n    id: Mapped[int] = mapped_column(primary_key=True)\n"
 IMPORT_PROFILE = {"PYTHONPROFILEIMPORTTIME": "1"}
+FAST_BACKENDS = ("sqlite", "postgresql")  # MariaDB: DDL is not transactional (engine.resume)
 
 # Every form of the status commands, on the example project with everything applied.
 STATUS_FORMS = [
@@ -69,7 +71,7 @@ def assert_same(project: Project, *args: str, fast: bool) -> Result:
 def test_status_forms_answer_alike_and_fast_where_plain(project: Project) -> None:
     project.run("migrate", check=True)
     for args in STATUS_FORMS:
-        assert_same(project, *args, fast=project.backend == "sqlite")
+        assert_same(project, *args, fast=project.backend in FAST_BACKENDS)
 
 
 def test_targets_that_would_unapply_take_the_full_path(project: Project) -> None:
@@ -81,48 +83,48 @@ def test_targets_that_would_unapply_take_the_full_path(project: Project) -> None
     project.run("migrate", check=True)
     assert_same(project, "migrate", "pets", "zero", "--check", fast=False)
     project.run("migrate", "pets", "zero", check=True)
-    assert_same(project, "migrate", "pets", "zero", fast=project.backend == "sqlite")
-    assert_same(project, "showmigrations", fast=project.backend == "sqlite")
+    assert_same(project, "migrate", "pets", "zero", fast=project.backend in FAST_BACKENDS)
+    assert_same(project, "showmigrations", fast=project.backend in FAST_BACKENDS)
 
 
 def test_an_edited_applied_file_is_marked_alike(project: Project) -> None:
     project.run("migrate", check=True)
     project.append("apps/owners/migrations/0002_lowercase_emails.py", "\n# edited\n")
-    sqlite = project.backend == "sqlite"
-    out = assert_same(project, "showmigrations", fast=sqlite)
+    fast = project.backend in FAST_BACKENDS
+    out = assert_same(project, "showmigrations", fast=fast)
     assert "0002_lowercase_emails (changed since it was applied)" in out.stdout
     assert "Warning: owners.0002_lowercase_emails changed" in out.stderr
-    assert_same(project, "showmigrations", "-v", "2", fast=sqlite)
-    out = assert_same(project, "migrate", fast=sqlite)
+    assert_same(project, "showmigrations", "-v", "2", fast=fast)
+    out = assert_same(project, "migrate", fast=fast)
     assert "Warning: owners.0002_lowercase_emails changed" in out.stderr
-    assert_same(project, "migrate", "--check", fast=sqlite)
+    assert_same(project, "migrate", "--check", fast=fast)
     with_settings(project, STRICT_MIGRATION_CHECKSUMS=True)
     out = assert_same(project, "migrate", fast=False)  # the error: the full path says it
     assert out.returncode == 1 and "STRICT_MIGRATION_CHECKSUMS is on" in out.stderr
-    assert_same(project, "showmigrations", fast=sqlite)
+    assert_same(project, "showmigrations", fast=fast)
 
 
 def test_an_unapplied_migration_is_shown_fast_and_applied_the_full_way(project: Project) -> None:
     project.run("migrate", check=True)
     write_migration(project, "owners", "0003_more", "owners_0002_lowercase_emails", "pass")
-    sqlite = project.backend == "sqlite"
-    out = assert_same(project, "showmigrations", "owners", fast=sqlite)
+    fast = project.backend in FAST_BACKENDS
+    out = assert_same(project, "showmigrations", "owners", fast=fast)
     assert out.stdout.endswith(" [ ] 0003_more\n")
-    assert_same(project, "showmigrations", "--plan", fast=sqlite)
+    assert_same(project, "showmigrations", "--plan", fast=fast)
     out = assert_same(project, "migrate", "--check", fast=False)
     assert out.returncode == 1 and "owners.0003_more" in out.stdout
     full, cached, alembic = full_then_cached(project, "migrate")
-    assert "Applying owners.0003_more... OK" in full.stdout and alembic is not sqlite
+    assert "Applying owners.0003_more... OK" in full.stdout and alembic is not fast
     assert cached.stdout.endswith("No migrations to apply.\n")
-    assert_same(project, "migrate", fast=sqlite)
+    assert_same(project, "migrate", fast=fast)
 
 
 def test_a_conflict_is_shown_fast_and_refused_the_full_way(project: Project) -> None:
     project.run("migrate", check=True)
     for name in ("0003_left", "0003_right"):
         write_migration(project, "owners", name, "owners_0002_lowercase_emails", "pass")
-    sqlite = project.backend == "sqlite"
-    assert_same(project, "showmigrations", fast=sqlite)
+    fast = project.backend in FAST_BACKENDS
+    assert_same(project, "showmigrations", fast=fast)
     for args in (("migrate",), ("migrate", "--check"), ("migrate", "pets", "--skip-checks")):
         out = assert_same(project, *args, fast=False)
         assert out.returncode == 1 and "Conflicting migrations detected" in out.stderr
@@ -140,7 +142,7 @@ def test_ghosts_take_the_full_path(project: Project) -> None:
 
 
 def test_squashed_ranges_are_shown_alike(project: Project) -> None:
-    sqlite = project.backend == "sqlite"
+    fast = project.backend in FAST_BACKENDS
     project.run("migrate", check=True)
     project.append("apps/pets/models.py", TOY)
     project.run("makemigrations", check=True)
@@ -150,9 +152,9 @@ def test_squashed_ranges_are_shown_alike(project: Project) -> None:
     assert_same(project, "showmigrations", fast=False)
     assert_same(project, "migrate", "--check", fast=False)
     project.run("migrate", check=True)  # all of the range applied: restamped on the squash
-    out = assert_same(project, "showmigrations", "pets", fast=sqlite)
+    out = assert_same(project, "showmigrations", "pets", fast=fast)
     assert out.stdout == "pets\n [X] 0001_squashed_0002_toy (2 squashed migrations)\n"
-    assert_same(project, "migrate", fast=sqlite)
+    assert_same(project, "migrate", fast=fast)
 
 
 # Each situation the fast path leaves to the full one (SQLite: elsewhere it is always so).

@@ -158,3 +158,30 @@ def test_a_database_without_a_version_table_is_not_plain(tiny: TinyProject) -> N
         connection.exec_driver_sql("CREATE TABLE other (id INTEGER)")
         connection.commit()
     assert fast_status.snapshot(tiny.settings, workspace.apps) is None
+
+
+def test_postgresql_parameters_read_plain_urls_only() -> None:
+    from project.engine.fast_status import postgresql_parameters
+
+    assert postgresql_parameters("postgresql://u:p%40ss@db.example:5433/shop") == {
+        "host": "db.example",
+        "user": "u",
+        "password": "p@ss",
+        "dbname": "shop",
+        "port": "5433",
+    }
+    assert postgresql_parameters("postgresql+psycopg://u@h/d") == {
+        "host": "h",
+        "user": "u",
+        "dbname": "d",
+    }
+    for other in (
+        "postgresql+asyncpg://u:p@h/d",  # another driver
+        "postgresql+psycopg2://u:p@h/d",
+        "postgresql://u:p@h/d?sslmode=require",  # options: the full path reads them
+        "postgresql://u:p@/d",  # a socket folder
+        "postgresql://u:p@h",  # no database
+        "postgresql://u:p@h:port/d",  # a port that is no number
+        "mysql://u:p@h/d",
+    ):
+        assert postgresql_parameters(other) is None, other

@@ -20,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from project.engine import status_cache
 from project.engine.recorder import TABLE as HISTORY_TABLE
@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from project.settings import Settings
 
 VERSION_TABLE = "alembic_version"  # project.adapter.version_table.NAME
-# URL schemes read here: SQLite with the driver SQLAlchemy picks by default.
+# URL schemes read here: SQLite, and PostgreSQL, with the drivers we pick by default.
 SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
+POSTGRESQL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,21 @@ def snapshot(settings: Settings, apps: Sequence[AppConfig]) -> Snapshot | None:
     if logging.getLogger("alembic").isEnabledFor(logging.INFO):
         return None
     path = sqlite_file(settings.database_url, settings.base_dir)
-    if path is None:
+    server = postgresql_parameters(settings.database_url) if path is None else None
+    if path is None and server is None:
         return None
     history = status_cache.read(settings.base_dir, apps)
     if history is None:
         return None
     try:
-        rows, records = read_tables(path)
+        if path is not None:
+            rows, records = read_tables(path)
+        else:
+            assert server is not None
+            rows, records = read_postgresql(server, settings.connect_timeout)
     except (NotPlain, sqlite3.Error, ValueError):
+        return None
+    except Exception:  # noqa: BLE001 - psycopg's errors: the full path says what is wrong
         return None
     if not rows or any(row not in history.by_revision for row in rows):
         return None  # nothing applied yet, or rows only the full path explains
@@ -81,6 +89,94 @@ def sqlite_file(url: str, base_dir: Path) -> Path | None:
     path = Path(database)
     path = path if path.is_absolute() else base_dir / path
     return path if path.is_file() else None
+
+
+def postgresql_parameters(url: str) -> dict[str, Any] | None:
+    """psycopg's connect parameters of a plain `postgresql://user:password@host:port/name`
+    URL, read as SQLAlchemy reads it (percent-decoded); None for anything else (options,
+    a socket folder, an unusual spelling): the full path reads those."""
+    from urllib.parse import unquote, urlsplit
+
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme.lower() not in POSTGRESQL_SCHEMES or any(c in url for c in "?#"):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    database = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+    if not (parts.hostname and parts.username and database) or "/" in database:
+        return None
+    found: dict[str, Any] = {"host": parts.hostname, "user": unquote(parts.username)}
+    found["dbname"] = database
+    if parts.password is not None:
+        found["password"] = unquote(parts.password)
+    if port is not None:
+        found["port"] = str(port)
+    return found
+
+
+def read_postgresql(
+    parameters: dict[str, Any], timeout: float
+) -> tuple[tuple[str, ...], dict[str, Record]]:
+    """The version rows and our history's records, read with psycopg in one read-only
+    transaction, the tables found in the default schema as SQLAlchemy's has_table finds them."""
+    import psycopg
+
+    # Not the full timeout: an unreachable server is then reported by the full path.
+    connect_timeout = min(2, max(1, round(timeout)))
+    with psycopg.connect(**parameters, connect_timeout=connect_timeout) as connection:
+        connection.read_only = True
+        tables = {
+            name
+            for (name,) in connection.execute(
+                "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                "AND c.relkind IN ('r', 'p') AND c.relname IN (%s, %s)",
+                (VERSION_TABLE, HISTORY_TABLE),
+            )
+        }
+        if VERSION_TABLE not in tables:
+            raise NotPlain(VERSION_TABLE)
+        rows = tuple(
+            str(row) for (row,) in connection.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+        )
+        records = (
+            _server_records(
+                connection.execute(
+                    "SELECT app, name, revision, parents, applied_at, duration, checksum, faked "
+                    f"FROM {HISTORY_TABLE}"
+                ).fetchall()
+            )
+            if HISTORY_TABLE in tables
+            else {}
+        )
+    return rows, records
+
+
+def _server_records(rows: list[tuple[object, ...]]) -> dict[str, Record]:
+    """Records as project.engine.recorder.read makes them through SQLAlchemy and psycopg,
+    which hands over the same Python values (a timestamptz as an aware datetime)."""
+    found = {}
+    for app, name, revision, parents, applied_at, duration, checksum, faked in rows:
+        if not (applied_at is None or isinstance(applied_at, datetime)) or not isinstance(
+            faked, bool
+        ):
+            raise NotPlain(HISTORY_TABLE)
+        if duration is not None and not isinstance(duration, float):
+            raise NotPlain(HISTORY_TABLE)
+        found[_text(revision)] = Record(
+            _text(app),
+            _text(name),
+            _text(revision),
+            tuple(p for p in _text(parents).split(",") if p),
+            applied_at,
+            duration,
+            _text(checksum),
+            faked,
+        )
+    return found
 
 
 def read_tables(path: Path) -> tuple[tuple[str, ...], dict[str, Record]]:

@@ -169,8 +169,9 @@ def _nothing_to_do(
     None when there is something to do, or anything else the full path must decide or say:
     a graph not checked since its files changed (checks) or with a conflict, a bad argument,
     an applied migration our history table has yet to record (`migrating`: migrate records
-    it), one edited since it was applied under STRICT_MIGRATION_CHECKSUMS. SQLite only, whose
-    DDL is transactional: no migration can have stopped partway (project.engine.resume)."""
+    it), one edited since it was applied under STRICT_MIGRATION_CHECKSUMS. SQLite and
+    PostgreSQL, whose DDL is transactional: no migration can have stopped partway but one
+    marked atomic = False, which is then not applied: work to do (project.engine.resume)."""
     from project.engine import recorder
     from project.engine.fast_status import snapshot
     from project.engine.graph_checks import passed_before
