@@ -27,7 +27,7 @@ from project.engine.recorder import TABLE as HISTORY_TABLE
 from project.engine.recorder import Record
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from project.apps import AppConfig
     from project.engine.history import History
@@ -128,31 +128,42 @@ def read_postgresql(
     connect_timeout = min(2, max(1, round(timeout)))
     with psycopg.connect(**parameters, connect_timeout=connect_timeout) as connection:
         connection.read_only = True
-        tables = {
-            name
-            for (name,) in connection.execute(
-                "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-                "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
-                "AND c.relkind IN ('r', 'p') AND c.relname IN (%s, %s)",
-                (VERSION_TABLE, HISTORY_TABLE),
-            )
-        }
-        if VERSION_TABLE not in tables:
-            raise NotPlain(VERSION_TABLE)
-        rows = tuple(
-            str(row) for (row,) in connection.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+        tables = (
+            "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+            "AND c.relkind IN ('r', 'p') AND c.relname IN (%s, %s)"
         )
-        records = (
-            _server_records(
-                connection.execute(
-                    "SELECT app, name, revision, parents, applied_at, duration, checksum, faked "
-                    f"FROM {HISTORY_TABLE}"
-                ).fetchall()
-            )
-            if HISTORY_TABLE in tables
-            else {}
-        )
-    return rows, records
+        return _read(connection, tables, _server_records)
+
+
+def read_tables(path: Path) -> tuple[tuple[str, ...], dict[str, Record]]:
+    """The version rows and our history's records, read only (the file is never created,
+    nor written)."""
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)"
+        return _read(connection, tables, _records)
+    finally:
+        connection.close()
+
+
+def _read(
+    connection: Any,
+    tables_query: str,
+    records: Callable[[list[tuple[object, ...]]], dict[str, Record]],
+) -> tuple[tuple[str, ...], dict[str, Record]]:
+    """The two tables through a DB-API connection with `execute` (sqlite3's, psycopg's);
+    `tables_query` finds which of them exist, `records` makes Records of the driver's values."""
+    found = {name for (name,) in connection.execute(tables_query, (VERSION_TABLE, HISTORY_TABLE))}
+    if VERSION_TABLE not in found:
+        raise NotPlain(VERSION_TABLE)
+    rows = tuple(
+        str(row) for (row,) in connection.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+    )
+    if HISTORY_TABLE not in found:
+        return rows, {}
+    columns = "app, name, revision, parents, applied_at, duration, checksum, faked"
+    return rows, records(connection.execute(f"SELECT {columns} FROM {HISTORY_TABLE}").fetchall())
 
 
 def _server_records(rows: list[tuple[object, ...]]) -> dict[str, Record]:
@@ -166,49 +177,32 @@ def _server_records(rows: list[tuple[object, ...]]) -> dict[str, Record]:
             raise NotPlain(HISTORY_TABLE)
         if duration is not None and not isinstance(duration, float):
             raise NotPlain(HISTORY_TABLE)
-        found[_text(revision)] = Record(
-            _text(app),
-            _text(name),
-            _text(revision),
-            tuple(p for p in _text(parents).split(",") if p),
-            applied_at,
-            duration,
-            _text(checksum),
-            faked,
+        found[_text(revision)] = _record(
+            app, name, revision, parents, applied_at, duration, checksum, faked
         )
     return found
 
 
-def read_tables(path: Path) -> tuple[tuple[str, ...], dict[str, Record]]:
-    """The version rows and our history's records, read only (the file is never created,
-    nor written)."""
-    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        tables = {
-            name
-            for (name,) in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
-                (VERSION_TABLE, HISTORY_TABLE),
-            )
-        }
-        if VERSION_TABLE not in tables:
-            raise NotPlain(VERSION_TABLE)
-        rows = tuple(
-            str(row) for (row,) in connection.execute(f"SELECT version_num FROM {VERSION_TABLE}")
-        )
-        records = (
-            _records(
-                connection.execute(
-                    "SELECT app, name, revision, parents, applied_at, duration, checksum, faked "
-                    f"FROM {HISTORY_TABLE}"
-                ).fetchall()
-            )
-            if HISTORY_TABLE in tables
-            else {}
-        )
-    finally:
-        connection.close()
-    return rows, records
+def _record(
+    app: object,
+    name: object,
+    revision: object,
+    parents: object,
+    applied_at: datetime | None,
+    duration: float | None,
+    checksum: object,
+    faked: bool,
+) -> Record:
+    return Record(
+        _text(app),
+        _text(name),
+        _text(revision),
+        tuple(p for p in _text(parents).split(",") if p),
+        applied_at,
+        duration,
+        _text(checksum),
+        faked,
+    )
 
 
 def _records(rows: list[tuple[object, ...]]) -> dict[str, Record]:
@@ -219,15 +213,9 @@ def _records(rows: list[tuple[object, ...]]) -> dict[str, Record]:
             faked, int
         ):
             raise NotPlain(HISTORY_TABLE)
-        found[_text(revision)] = Record(
-            _text(app),
-            _text(name),
-            _text(revision),
-            tuple(p for p in _text(parents).split(",") if p),
-            _datetime(applied_at),
-            None if duration is None else float(duration),
-            _text(checksum),
-            bool(faked),
+        when, seconds = _datetime(applied_at), None if duration is None else float(duration)
+        found[_text(revision)] = _record(
+            app, name, revision, parents, when, seconds, checksum, bool(faked)
         )
     return found
 
