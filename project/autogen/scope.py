@@ -142,7 +142,7 @@ def first_scope(
     }
     known = {label: _with_files(app, facts.get(label)) for label, app in record.apps.items()}
     compared = frozenset(reach(changed, known))
-    owners = {t: label for label, app in record.apps.items() for t in app.tables}
+    owners = table_owners(record.apps)
     reason = "changed: " + ", ".join(sorted(changed))
     return Scope(compared, reason, owners, frozenset(changed)), facts
 
@@ -159,6 +159,11 @@ def _with_files(app: AppRecord, facts: AppRecord | None) -> AppRecord:
     )
 
 
+def table_owners(apps: dict[str, AppRecord]) -> dict[str, str]:
+    """{table: app} as the records say."""
+    return {table: label for label, app in apps.items() for table in app.tables}
+
+
 def reach(changed: Iterable[str], apps: dict[str, AppRecord]) -> set[str]:
     """The changed apps, the apps importing them (transitively), and the apps their
     foreign keys or migrations reach and that reach them."""
@@ -168,7 +173,7 @@ def reach(changed: Iterable[str], apps: dict[str, AppRecord]) -> set[str]:
         if importers <= affected:
             break
         affected |= importers
-    owners = {table: label for label, app in apps.items() for table in app.tables}
+    owners = table_owners(apps)
     compared = set(affected)
     for label in affected:
         app = apps[label]
@@ -225,7 +230,7 @@ def _widened(scope: Scope, record: Record, models: ModelTables, dialect: str) ->
     with the apps that the imported models' foreign keys reach."""
     assert scope.compared is not None
     fresh = model_facts(models, dialect)
-    recorded_owner = {t: label for label, app in record.apps.items() for t in app.tables}
+    recorded_owner = table_owners(record.apps)
     for label, (tables, _, shared) in fresh.items():
         if shared:
             return everything(_SHARED)
