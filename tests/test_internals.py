@@ -280,3 +280,33 @@ def test_scoped_metadata_shows_autogenerate_only_its_tables() -> None:
         found = produce_migrations(context, scoped).upgrade_ops
         assert found is not None
         assert sorted(op.table_name for op in found.ops) == ["child", "kept"]
+
+
+def test_reflected_check_constraints_and_table_options_read_alembics_reflection() -> None:
+    """Alembic's table comparison reflects every table's check constraints and options at
+    once, into the inspector's cache under alembic_<key>: read from there, no query is made
+    for them table by table. Check constraints' names are final (conv), as Alembic's own."""
+    from alembic.autogenerate import compare
+    from sqlalchemy.sql.elements import conv
+
+    metadata = sa.MetaData()
+    sa.Table(
+        "t",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.CheckConstraint("id > 0", name="positive"),
+    )
+    with sa.create_engine("sqlite://").connect() as connection:
+        metadata.create_all(connection)
+        plain = sa.inspect(connection).get_check_constraints("t")
+        autogen = AutogenContext(MigrationContext.configure(connection), metadata)
+        compare._produce_net_changes(autogen, ops.UpgradeOps(ops=[]))
+        for key in ("alembic_check_constraints", "alembic_table_options"):
+            assert (None, "t") in autogen.inspector.info_cache[key], key
+        queries: list[str] = []
+        sa.event.listen(connection, "before_cursor_execute", lambda *a: queries.append(a[2]))
+        checks = internals.reflected_check_constraints(autogen.inspector, "t", None)
+        options = internals.reflected_table_options(autogen.inspector, "t", None)
+    assert checks == plain == [{"name": "positive", "sqltext": "id > 0"}]
+    assert isinstance(checks[0]["name"], conv) and options == {}
+    assert queries == []

@@ -204,6 +204,32 @@ def connect_within(driver: str, timeout: float) -> dict[str, Any]:
     return {"async_creator_fn": connect_in_time}
 
 
+def reflected_check_constraints(inspector: Any, table: str, schema: str | None) -> list[Any]:
+    """`inspector.get_check_constraints(table)`, read from what Alembic's comparison reflected
+    for every table at once where it has (one query in all; a query per table otherwise).
+    Names are marked final (`conv`), as Alembic marks those of the constraints it reflects:
+    a drop is written `op.f(name)`, which no naming convention renames."""
+    from sqlalchemy.sql.elements import conv
+
+    cached = inspector.info_cache.get("alembic_check_constraints")
+    if isinstance(cached, dict) and (schema, table) in cached:
+        found = cached[(schema, table)]
+    else:
+        found = inspector.get_check_constraints(table, schema=schema)
+    return [
+        {**check, "name": None if check["name"] is None else conv(check["name"])} for check in found
+    ]
+
+
+def reflected_table_options(inspector: Any, table: str, schema: str | None) -> dict[str, Any]:
+    """`inspector.get_table_options(table)`, from Alembic's reflection of all tables where
+    it has one."""
+    cached = inspector.info_cache.get("alembic_table_options")
+    if not isinstance(cached, dict) or (schema, table) not in cached:
+        return inspector.get_table_options(table, schema=schema)  # type: ignore[no-any-return]
+    return dict(cached[(schema, table)])
+
+
 def reflected(op: Any) -> Any | None:
     """What a drop that autogenerate made removes, as the database has it (the table, column,
     index or constraint the comparison reflected), as the operation that would undo it."""

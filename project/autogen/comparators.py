@@ -99,13 +99,14 @@ def check_constraints(
         final_name,
         in_model_order,
         is_type_bound,
+        reflected_check_constraints,
     )
 
     if reflected_table is None or model_table is None:
         return CONTINUE
     dialect = autogen_context.dialect
     try:
-        reflected = autogen_context.inspector.get_check_constraints(table, schema=schema)
+        reflected = reflected_check_constraints(autogen_context.inspector, table, schema)
     except NotImplementedError:
         return CONTINUE
     reflected = [r for r in reflected if not _is_implicit_check(r, dialect)]
@@ -414,13 +415,14 @@ def table_options(
 ) -> PriorityDispatchResult:
     """MySQL/MariaDB engine, character set and collation, where the model sets them
     (Alembic compares none of them)."""
+    from project.adapter.internals import reflected_table_options
     from project.engine.operations import AlterTableOptionsOp
 
     if reflected_table is None or model_table is None:
         return CONTINUE
     if autogen_context.dialect.name not in ("mysql", "mariadb"):
         return CONTINUE
-    reflected = autogen_context.inspector.get_table_options(table, schema=schema)
+    reflected = reflected_table_options(autogen_context.inspector, table, schema)
     # The mariadb dialect (a mariadb:// URL) reports them as mariadb_..., mysql's as mysql_...
     told = {key.replace("mariadb_", "mysql_", 1): value for key, value in reflected.items()}
     wanted = _model_table_options(model_table.dialect_kwargs)

@@ -6,6 +6,7 @@ Only this module exits the process.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -86,6 +87,11 @@ def execute_from_command_line(prog_name: str = PROG_NAME) -> NoReturn:
     # Alembic imports Mako, whose import loads Pygments (25-40 ms here) to colour HTML error
     # pages we never render; without the plugin it falls back to plain text.
     sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]
+    # A command builds long-lived objects by the hundred thousand (modules, models, reflected
+    # tables) and little cyclic garbage: at Python's default thresholds the collector walks
+    # them some 1,500 times, a fifth of a 1000-table comparison (2.7 of 11 s measured here).
+    # Memory stays the same (218 MB either way); mypy tunes its collector the same way.
+    gc.set_threshold(50_000, 20, 100)
     try:
         main(prog_name=prog_name)
     except SystemExit as done:
