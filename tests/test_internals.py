@@ -301,12 +301,16 @@ def test_reflected_check_constraints_and_table_options_read_alembics_reflection(
         plain = sa.inspect(connection).get_check_constraints("t")
         autogen = AutogenContext(MigrationContext.configure(connection), metadata)
         compare._produce_net_changes(autogen, ops.UpgradeOps(ops=[]))
-        for key in ("alembic_check_constraints", "alembic_table_options"):
-            assert (None, "t") in autogen.inspector.info_cache[key], key
+        cache = autogen.inspector.info_cache
+        assert (None, "t") in cache["alembic_check_constraints"]
+        # SQLite has no table options before SQLAlchemy 2.1 (Alembic keeps the error).
+        options_cached = cache["alembic_table_options"]
+        assert options_cached is NotImplementedError or (None, "t") in options_cached
         queries: list[str] = []
         sa.event.listen(connection, "before_cursor_execute", lambda *a: queries.append(a[2]))
         checks = internals.reflected_check_constraints(autogen.inspector, "t", None)
-        options = internals.reflected_table_options(autogen.inspector, "t", None)
+        if options_cached is not NotImplementedError:
+            assert internals.reflected_table_options(autogen.inspector, "t", None) == {}
     assert checks == plain == [{"name": "positive", "sqltext": "id > 0"}]
-    assert isinstance(checks[0]["name"], conv) and options == {}
+    assert isinstance(checks[0]["name"], conv)
     assert queries == []
