@@ -211,11 +211,7 @@ def reflected_check_constraints(inspector: Any, table: str, schema: str | None) 
     a drop is written `op.f(name)`, which no naming convention renames."""
     from sqlalchemy.sql.elements import conv
 
-    cached = inspector.info_cache.get("alembic_check_constraints")
-    if isinstance(cached, dict) and (schema, table) in cached:
-        found = cached[(schema, table)]
-    else:
-        found = inspector.get_check_constraints(table, schema=schema)
+    found = _from_alembics_reflection(inspector, "check_constraints", table, schema)
     return [
         {**check, "name": None if check["name"] is None else conv(check["name"])} for check in found
     ]
@@ -224,10 +220,16 @@ def reflected_check_constraints(inspector: Any, table: str, schema: str | None) 
 def reflected_table_options(inspector: Any, table: str, schema: str | None) -> dict[str, Any]:
     """`inspector.get_table_options(table)`, from Alembic's reflection of all tables where
     it has one."""
-    cached = inspector.info_cache.get("alembic_table_options")
-    if not isinstance(cached, dict) or (schema, table) not in cached:
-        return inspector.get_table_options(table, schema=schema)  # type: ignore[no-any-return]
-    return dict(cached[(schema, table)])
+    return dict(_from_alembics_reflection(inspector, "table_options", table, schema))
+
+
+def _from_alembics_reflection(inspector: Any, kind: str, table: str, schema: str | None) -> Any:
+    """`inspector.get_<kind>(table)`, from the entry Alembic's comparison keeps in the
+    inspector's cache (`alembic_<kind>`: every table's, reflected at once) where it has one."""
+    cached = inspector.info_cache.get(f"alembic_{kind}")
+    if isinstance(cached, dict) and (schema, table) in cached:
+        return cached[(schema, table)]
+    return getattr(inspector, f"get_{kind}")(table, schema=schema)
 
 
 def reflected(op: Any) -> Any | None:
