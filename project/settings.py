@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from dotenv import dotenv_values
-
 from project.errors import SettingsError
 
 SETTINGS_ENV_VAR = "MANAGE_SETTINGS_MODULE"
@@ -130,6 +128,7 @@ def _dotenv(path: Path) -> dict[str, str | None]:
     so that a broken DATABASE_URL line is not silently replaced by the next default."""
     if not path.is_file():
         return {}
+    from dotenv import dotenv_values  # imported only for a project that has a .env
     from dotenv.parser import parse_stream
 
     with path.open(encoding="utf-8") as stream:

@@ -49,12 +49,30 @@ def test_global_options_before_or_after_the_command(sqlite_project: Project) -> 
 
 
 def test_database_url_from_dotenv_and_environment(sqlite_project: Project) -> None:
+    assert "dotenv" not in _imported(sqlite_project, "showmigrations")  # no .env: not imported
     env_file_db = sqlite_project.path / "from_dotenv.sqlite3"
     sqlite_project.file(".env").write_text(f"DATABASE_URL=sqlite:///{env_file_db}\n")
     sqlite_project.run("migrate", "owners", env={"DATABASE_URL": ""}, check=True)
     assert env_file_db.exists()
+    assert "dotenv" in _imported(sqlite_project, "showmigrations")
     sqlite_project.run("migrate", check=True)  # the real environment wins over .env
     assert sqlite_project.versions() == {"owners_0002_lowercase_emails", "pets_0001_initial"}
+
+
+def _imported(project: Project, *command: str) -> set[str]:
+    """The modules a command imported (`python -X importtime`)."""
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "manage.py", *command],
+        cwd=project.path,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if "|" in line
+    }
 
 
 def test_default_database_is_db_sqlite3_beside_manage_py(sqlite_project: Project, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -209,14 +227,6 @@ def test_a_quick_exit_still_does_what_exiting_must(sqlite_project: Project) -> N
 def test_commands_do_not_import_pygments(sqlite_project: Project) -> None:
     """Mako would load Pygments (25-40 ms) to colour error pages that are never shown."""
     for command in (["showmigrations"], ["migrate"], ["makemigrations", "--check", "--no-cache"]):
-        completed = subprocess.run(
-            [sys.executable, "-X", "importtime", "manage.py", *command],
-            cwd=sqlite_project.path,
-            env=sqlite_project.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert completed.returncode == 0, completed.stderr[-2000:]
-        assert "mako.exceptions" in completed.stderr  # Alembic was imported,
-        assert "pygments" not in completed.stderr  # and Pygments was not
+        imported = _imported(sqlite_project, *command)
+        assert "mako.exceptions" in imported  # Alembic was imported,
+        assert not any(m.startswith("pygments") for m in imported)  # and Pygments was not
