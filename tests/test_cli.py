@@ -229,4 +229,4 @@ def test_commands_do_not_import_pygments(sqlite_project: Project) -> None:
     for command in (["showmigrations"], ["migrate"], ["makemigrations", "--check", "--no-cache"]):
         imported = _imported(sqlite_project, *command)
         assert "mako.exceptions" in imported  # Alembic was imported,
-        assert not any(m.startswith("pygments") for m in imported)  # and Pygments was not
+        assert not any("pygments" in m for m in imported)  # and Pygments was not
